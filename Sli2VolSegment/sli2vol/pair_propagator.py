@@ -1,0 +1,92 @@
+"""One Sli2Vol step: propagate a mask from slice i to slice j (= i +- 1) inside a region of interest."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .affinity import DEFAULT_BAND_BYTES, local_affinity, warp
+from .region import Roi, full_frame, roi_around
+from .slice_source import SliceSource
+from .verification import VerificationConfig, verify_mask
+
+
+class PairPropagator:
+    """Runs the correspondence network on slice pairs of a :class:`SliceSource`.
+
+    With ``use_roi`` the network only sees a region around the current mask, grown by a margin that
+    covers twice the affinity window plus the receptive field, so the result equals the full-frame
+    computation while the cost follows the structure's size.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        slices: SliceSource,
+        device: torch.device,
+        verification: VerificationConfig,
+        use_roi: bool = True,
+        band_bytes: int = DEFAULT_BAND_BYTES,
+    ):
+        self.model = model
+        self.slices = slices
+        self.device = device
+        self.verification = verification
+        self.use_roi = use_roi
+        self.band_bytes = band_bytes
+        self.stride = int(model.stride)
+        self.radius = int(model.window_radius)
+        reach = 2 * self.radius * self.stride + int(model.receptive_radius) + verification.ring_iterations
+        self.margin = -(-reach // self.stride) * self.stride
+        self._features: OrderedDict[tuple[int, Roi], torch.Tensor] = OrderedDict()
+
+    def region(self, mask: np.ndarray) -> Roi:
+        return roi_around(mask, self.margin) if self.use_roi else full_frame(mask.shape)
+
+    def _padded_crop(self, index: int, roi: Roi) -> torch.Tensor:
+        """(1, 1, h, w) crop, replicate-padded at its end to a multiple of the stride."""
+        crop = torch.from_numpy(np.ascontiguousarray(self.slices[index][roi.slices]))[None, None]
+        pad_h = -crop.shape[-2] % self.stride
+        pad_w = -crop.shape[-1] % self.stride
+        if pad_h or pad_w:
+            crop = F.pad(crop, (0, pad_w, 0, pad_h), mode="replicate")
+        return crop.to(self.device)
+
+    def features(self, indices: tuple[int, ...], roi: Roi) -> list[torch.Tensor]:
+        """(1, C, h, w) features of each slice in ``indices`` on ``roi``, cached for reuse."""
+        todo = [i for i in indices if (i, roi) not in self._features]
+        if todo:
+            batch = torch.cat([self._padded_crop(i, roi) for i in todo])
+            with torch.inference_mode():
+                feats = self.model(batch)
+            for k, i in enumerate(todo):
+                self._features[(i, roi)] = feats[k : k + 1]
+        out = []
+        for i in indices:
+            self._features.move_to_end((i, roi))
+            out.append(self._features[(i, roi)])
+        while len(self._features) > 4:
+            self._features.popitem(last=False)
+        return out
+
+    def step(self, i: int, j: int, mask_i: np.ndarray) -> tuple[Roi, np.ndarray, np.ndarray]:
+        """Propagate ``mask_i`` (H, W) bool from slice i to slice j.
+
+        Returns (roi, probability crop (h, w) float32 before verification, verified mask crop (h, w)
+        bool). Pixels outside the ROI are background by construction.
+        """
+        roi = self.region(mask_i)
+        f_i, f_j = self.features((i, j), roi)
+        with torch.inference_mode():
+            weights = local_affinity(f_i, f_j, self.radius, self.band_bytes)
+            m = torch.zeros(1, 1, f_i.shape[-2] * self.stride, f_i.shape[-1] * self.stride, device=self.device)
+            crop = mask_i[roi.slices]
+            m[0, 0, : crop.shape[0], : crop.shape[1]] = torch.from_numpy(crop.astype(np.float32))
+            prob = warp(weights, m, self.radius, self.stride)[0, 0, : crop.shape[0], : crop.shape[1]]
+        prob = prob.float().cpu().numpy()
+        kept = verify_mask(
+            self.slices[i][roi.slices], crop, self.slices[j][roi.slices], prob > 0.5, self.verification
+        )
+        return roi, prob, kept

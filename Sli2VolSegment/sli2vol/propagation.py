@@ -1,0 +1,201 @@
+"""The propagation engine: annotated slice(s) -> labels on the whole volume."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from .affinity import DEFAULT_BAND_BYTES
+from .annotation import InputError, anchors_by_label, detect_annotation_axis, validate_mask, validate_volume
+from .model_io import load_model
+from .normalization import intensity_window
+from .pair_propagator import PairPropagator
+from .region import paste
+from .slice_source import SliceSource, isotropic_shape, resample_labels
+from .verification import VerificationConfig
+
+ProgressCallback = Callable[[int, int], None]
+CancelCheck = Callable[[], bool]
+
+
+class PropagationCancelled(RuntimeError):
+    """Raised when the cancel check returns True; nothing has been written."""
+
+
+@dataclass
+class PropagationConfig:
+    axis: Optional[int] = None  # array axis the annotation lies on (0, 1, 2); None: detected
+    labels: Optional[list] = None  # label ids to propagate; None: every annotated label
+    max_slices_backward: Optional[int] = None  # limit towards lower indices along the axis
+    max_slices_forward: Optional[int] = None  # limit towards higher indices along the axis
+    verification: VerificationConfig = field(default_factory=VerificationConfig)
+    normalization: str = "auto"  # "auto", "ct" ([-300, 400] HU) or "percentile"
+    intensity_window: Optional[tuple] = None  # explicit (low, high), overrides normalization
+    use_roi: bool = True  # work on a region around the mask (False: full frame, same result)
+    isotropic: bool = True  # resample slices to square pixels when in-plane spacing differs
+    device: Optional[str] = None  # "cuda", "cpu", ...; None: CUDA when available
+    band_bytes: int = DEFAULT_BAND_BYTES  # memory cap of one affinity band
+
+
+def select_device(device: Optional[str] = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device:
+        dev = torch.device(device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise InputError(f"device {device!r} requested but CUDA is not available")
+        return dev
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _validate_spacing(spacing) -> tuple[float, float, float]:
+    spacing = tuple(float(s) for s in spacing)
+    if len(spacing) != 3 or not all(np.isfinite(s) and s > 0 for s in spacing):
+        raise InputError(f"spacing must be three positive numbers (mm per voxel along each axis), got {spacing}")
+    return spacing
+
+
+class _Run:
+    """State of one propagation: the stack along the chosen axis, progress and cancellation."""
+
+    def __init__(self, propagator: PairPropagator, total: int, progress, cancel):
+        self.propagator = propagator
+        self.total = max(total, 1)
+        self.done = 0
+        self.progress = progress
+        self.cancel = cancel
+
+    def tick(self, n: int = 1) -> None:
+        self.done += n
+        if self.progress is not None:
+            self.progress(min(self.done, self.total), self.total)
+        if self.cancel is not None and self.cancel():
+            raise PropagationCancelled("propagation cancelled")
+
+    def direction(self, start: int, mask: np.ndarray, sign: int, steps: int) -> dict:
+        """Propagate from slice ``start`` for at most ``steps`` slices in direction ``sign``.
+
+        Returns {slice: (roi, probability crop, verified mask crop)}; stops when the mask vanishes.
+        """
+        results, current, i = {}, mask, start
+        for taken in range(steps):
+            j = i + sign
+            roi, prob, kept = self.propagator.step(i, j, current)
+            self.tick()
+            if not kept.any():
+                self.tick(steps - taken - 1)
+                break
+            results[j] = (roi, prob, kept)
+            current, i = paste(kept, roi, mask.shape), j
+        return results
+
+
+def _vote(result: Optional[tuple], shape_hw) -> tuple[np.ndarray, np.ndarray]:
+    """(kept as float, probability) full-frame arrays for one slice of a direction's results."""
+    if result is None:
+        return np.zeros(shape_hw, np.float32), np.zeros(shape_hw, np.float32)
+    roi, prob, kept = result
+    return paste(kept.astype(np.float32), roi, shape_hw), paste(prob, roi, shape_hw)
+
+
+def _label_scores(run: _Run, anchor_masks: dict, anchors: list, n_slices: int, limits: tuple):
+    """Yield (slice, vote, prob) for one label: outward from the extreme anchors, and between
+    consecutive anchors a < b the distance-weighted vote of the propagations from a and from b."""
+    shape_hw = anchor_masks[anchors[0]].shape
+    back = run.direction(anchors[0], anchor_masks[anchors[0]], -1, min(anchors[0], limits[0]))
+    for j, res in back.items():
+        yield (j, *_vote(res, shape_hw))
+    for a, b in zip(anchors[:-1], anchors[1:]):
+        if b - a < 2:
+            continue
+        up = run.direction(a, anchor_masks[a], +1, b - a - 1)
+        down = run.direction(b, anchor_masks[b], -1, b - a - 1)
+        for k in range(a + 1, b):
+            w_a = (b - k) / (b - a)
+            kept_a, prob_a = _vote(up.get(k), shape_hw)
+            kept_b, prob_b = _vote(down.get(k), shape_hw)
+            yield k, w_a * kept_a + (1 - w_a) * kept_b, w_a * prob_a + (1 - w_a) * prob_b
+    last = anchors[-1]
+    fwd = run.direction(last, anchor_masks[last], +1, min(n_slices - 1 - last, limits[1]))
+    for j, res in fwd.items():
+        yield (j, *_vote(res, shape_hw))
+
+
+def _planned_steps(anchors: list, n_slices: int, limits: tuple) -> int:
+    between = sum(2 * (b - a - 1) for a, b in zip(anchors[:-1], anchors[1:]) if b - a >= 2)
+    return min(anchors[0], limits[0]) + between + min(n_slices - 1 - anchors[-1], limits[1])
+
+
+def propagate_volume(
+    image: np.ndarray,
+    mask: np.ndarray,
+    spacing=(1.0, 1.0, 1.0),
+    model=None,
+    config: Optional[PropagationConfig] = None,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelCheck] = None,
+) -> np.ndarray:
+    """Propagate the annotated slice(s) of ``mask`` through ``image``.
+
+    Args:
+        image: (N0, N1, N2) intensities (CT in HU or any MR scale); never modified.
+        mask: same shape, integer labels (0 = background) painted on one or more slices along one
+            axis; never modified.
+        spacing: voxel size in mm along the three array axes.
+        model: a loaded model, a path to a TorchScript model, or None for the bundled default.
+        config: options (axis, labels, limits, verification, normalisation, ROI, device).
+        progress: called with (steps done, steps planned).
+        cancel: polled after every step; returning True raises :class:`PropagationCancelled`.
+
+    Returns:
+        A new label array like ``mask``: propagated labels everywhere, the input's annotated voxels
+        unchanged, and on each label's annotated slices exactly that label's annotation.
+    """
+    config = config or PropagationConfig()
+    validate_volume(image)
+    labels_in = validate_mask(mask, image.shape)
+    spacing = _validate_spacing(spacing)
+    axis = detect_annotation_axis(labels_in) if config.axis is None else int(config.axis)
+    if axis not in (0, 1, 2):
+        raise InputError(f"axis must be 0, 1 or 2, got {config.axis}")
+    device = select_device(config.device)
+    if model is None or isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        model = load_model(model, device)
+    else:
+        model = model.to(device).eval()
+
+    stack = np.moveaxis(image, axis, 0)
+    stack_mask = np.moveaxis(labels_in, axis, 0)
+    anchors = anchors_by_label(stack_mask, config.labels)
+    plane_spacing = tuple(s for a, s in enumerate(spacing) if a != axis)
+    shape_hw = isotropic_shape(stack.shape[1:], plane_spacing) if config.isotropic else stack.shape[1:]
+    window = tuple(config.intensity_window) if config.intensity_window else intensity_window(image, config.normalization)
+    slices = SliceSource(stack, window, shape_hw)
+    propagator = PairPropagator(model, slices, device, config.verification, config.use_roi, config.band_bytes)
+    n = stack.shape[0]
+    limits = tuple(n if v is None else int(v) for v in (config.max_slices_backward, config.max_slices_forward))
+    if min(limits) < 0:
+        raise InputError(f"slice limits must be >= 0, got {limits}")
+    run = _Run(propagator, sum(_planned_steps(a, n, limits) for a in anchors.values()), progress, cancel)
+
+    out = np.zeros((n, *shape_hw), dtype=np.int32)
+    best = np.zeros((n, *shape_hw), dtype=np.float16)
+    for label, label_anchors in anchors.items():
+        anchor_masks = {
+            a: resample_labels((stack_mask[a] == label)[None].astype(np.uint8), shape_hw)[0] > 0 for a in label_anchors
+        }
+        for k, vote, prob in _label_scores(run, anchor_masks, label_anchors, n, limits):
+            score = (vote + 0.01 * prob).astype(np.float16)
+            win = (vote >= 0.5) & (score > best[k])
+            out[k][win] = label
+            best[k][win] = score[win]
+    del best
+    result = np.moveaxis(resample_labels(out, stack.shape[1:]), 0, axis)
+    for label, label_anchors in anchors.items():
+        on_anchor = np.moveaxis(result, axis, 0)[label_anchors]
+        on_anchor[on_anchor == label] = 0
+        np.moveaxis(result, axis, 0)[label_anchors] = on_anchor
+    annotated = labels_in != 0
+    result[annotated] = labels_in[annotated]
+    return result.astype(mask.dtype if mask.dtype != bool else np.uint8, copy=False)
