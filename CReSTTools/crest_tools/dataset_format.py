@@ -136,7 +136,7 @@ def load_dataset(path: Union[str, Path]) -> Dataset:
                 raise DatasetError(f"{arrays_path} lacks the array {key!r} (has {sorted(arrays.files)})")
         images, labels = arrays["images"], arrays["labels"]
         volume_index = arrays["volume_index"] if "volume_index" in arrays else None
-    images = _normalised_images(images, manifest.get("intensity_window"), arrays_path)
+    images = normalised_images(images, manifest.get("intensity_window"), arrays_path)
     labels = _checked_labels(labels, len(images), len(manifest["class_names"]))
     splits = _checked_splits(manifest["splits"], labels, len(images))
     _check_labelled_classes(labels[splits["labelled"]], manifest["class_names"])
@@ -165,8 +165,13 @@ def _check_manifest(manifest: dict, path: Path) -> None:
         raise DatasetError(f"{path}: splits lacks {missing}")
 
 
-def _normalised_images(images: np.ndarray, window: Optional[Sequence[float]], where: Path) -> np.ndarray:
-    """(N, C, H, W) float32 in [0, 1] from uint8 (/255) or float (window, or already in [0, 1])."""
+def normalised_images(images: np.ndarray, window: Optional[Sequence[float]], where: Union[str, Path]) -> np.ndarray:
+    """(N, C, H, W) float32 in [0, 1] from uint8 (/255) or float (window, or already in [0, 1]).
+
+    Raises:
+        DatasetError: wrong rank or dtype, NaN / infinite values, or floats outside [0, 1] without
+            a window; ``where`` names the source in the message.
+    """
     if images.ndim != 4:
         raise DatasetError(f"{where}: images must be (N, C, H, W), got shape {images.shape}")
     if images.dtype == np.uint8:

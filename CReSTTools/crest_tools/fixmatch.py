@@ -139,5 +139,6 @@ class FixMatchTrainer:
         self.ema.shadow.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = state["step"]
+        self.ema.updates = state["step"]
         if self.aligner is not None:
             self.aligner.load_state_dict(state["aligner"])

@@ -1,0 +1,57 @@
+"""Batched prediction with a classifier, and loading the trained model of a run folder."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .models import build_model
+from .run_directory import RunDirectory, RunDirectoryError
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 1024) -> np.ndarray:
+    """Logits (N, K) float32 for images (N, C, H, W) float in [0, 1], model in eval mode."""
+    model.eval()
+    chunks = [
+        model(torch.as_tensor(images[i : i + batch_size], device=device)).float().cpu().numpy()
+        for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, K) logits."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class TrainedModel:
+    """The EMA classifier of one finished generation, with what is needed to use it."""
+
+    model: nn.Module
+    class_names: List[str]
+    prior: np.ndarray  # (K,) labelled-set class frequencies, for logit adjustment
+    generation: int
+
+
+def load_trained_model(run_dir: RunDirectory, device: torch.device, generation: Optional[int] = None) -> TrainedModel:
+    """The EMA model of ``generation`` (default: the last finished one) of a run folder.
+
+    Raises:
+        RunDirectoryError: no generation has finished, or the requested one does not exist.
+    """
+    if generation is None:
+        generation = run_dir.last_generation()
+    saved = run_dir.load(run_dir.generation_path(generation))
+    if saved is None:
+        raise RunDirectoryError(f"{run_dir.path} has no finished generation {generation} (generation_<g>.pt)")
+    channels, num_classes = saved["image_shape"][0], len(saved["class_names"])
+    model = build_model(ModelConfig(**saved["model_config"]), channels, num_classes)
+    model.load_state_dict(saved["ema"])
+    return TrainedModel(model.to(device).eval(), list(saved["class_names"]), np.asarray(saved["prior"]), generation)

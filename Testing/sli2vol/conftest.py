@@ -1,0 +1,42 @@
+"""Shared fixtures: phantoms and a model trained in the test session by the project's own code."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sli2vol.normalization import intensity_window, normalize_intensity
+from sli2vol.pair_sampling import PairSamplingConfig, Volume
+from sli2vol.phantom import make_phantom
+from sli2vol.training import TrainConfig, export, train
+
+
+@pytest.fixture(scope="session")
+def trained_model_path(tmp_path_factory) -> str:
+    """A fast-encoder model trained for a few seconds on phantoms (not the test phantom)."""
+    torch.manual_seed(0)
+    volumes = []
+    for seed in (11, 12, 13):
+        image, _, spacing = make_phantom(seed=seed)
+        volumes.append(Volume(normalize_intensity(image, intensity_window(image)), spacing))
+    cfg = TrainConfig(steps=60, batch_size=4, sampling=PairSamplingConfig(crop=64, gaps=(1, 2)))
+    run = tmp_path_factory.mktemp("train")
+    encoder = train(volumes, cfg, run)
+    path = run / "model.pt"
+    export(encoder, cfg, path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def phantom():
+    """(image, labels, spacing) of a held-out phantom with two structures."""
+    return make_phantom(seed=7)
+
+
+def one_slice_annotation(labels: np.ndarray, index: int, axis: int = 0) -> np.ndarray:
+    """A mask holding only slice ``index`` (along ``axis``) of ``labels``."""
+    mask = np.zeros_like(labels)
+    sl = [slice(None)] * 3
+    sl[axis] = index
+    mask[tuple(sl)] = labels[tuple(sl)]
+    return mask

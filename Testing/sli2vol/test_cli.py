@@ -1,0 +1,167 @@
+"""The ``sli2vol`` command line on real files: geometry round trip, formats, errors."""
+import os
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+
+from conftest import one_slice_annotation
+from sli2vol.cli import main
+from sli2vol.phantom import dice, largest_slice
+
+DIRECTION = (0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0)  # rotated 90 degrees in-plane
+
+
+def _write(array, path, spacing=(1.0, 1.0, 2.0), origin=(-12.5, 30.0, 7.25)):
+    img = sitk.GetImageFromArray(array)
+    img.SetSpacing(spacing)
+    img.SetOrigin(origin)
+    img.SetDirection(DIRECTION)
+    sitk.WriteImage(img, str(path))
+    return img
+
+
+@pytest.fixture
+def files(tmp_path, phantom):
+    image, labels, spacing = phantom
+    mask = one_slice_annotation(labels, largest_slice(labels, 1))
+    ref = _write(image.astype(np.int16), tmp_path / "ct.nrrd", spacing=tuple(reversed(spacing)))
+    _write(mask, tmp_path / "mask.nii.gz", spacing=tuple(reversed(spacing)))
+    return tmp_path, ref, labels
+
+
+def test_geometry_round_trip(files, trained_model_path):
+    folder, ref, labels = files
+    out = folder / "out.nii.gz"
+    before = (folder / "mask.nii.gz").read_bytes()
+    rc = main(["propagate", str(folder / "ct.nrrd"), str(folder / "mask.nii.gz"), "-o", str(out),
+               "--model", trained_model_path, "--quiet"])
+    assert rc == 0
+    result = sitk.ReadImage(str(out))
+    np.testing.assert_allclose(result.GetSpacing(), ref.GetSpacing(), atol=1e-5)
+    np.testing.assert_allclose(result.GetOrigin(), ref.GetOrigin(), atol=1e-4)
+    np.testing.assert_allclose(result.GetDirection(), ref.GetDirection(), atol=1e-6)
+    arr = sitk.GetArrayFromImage(result)
+    assert dice(arr == 1, labels == 1) >= 0.9
+    assert (folder / "mask.nii.gz").read_bytes() == before
+
+
+def test_refuses_to_overwrite_without_force(files, trained_model_path, capsys):
+    folder, _, _ = files
+    out = folder / "exists.nii.gz"
+    out.write_bytes(b"precious")
+    args = ["propagate", str(folder / "ct.nrrd"), str(folder / "mask.nii.gz"), "-o", str(out),
+            "--model", trained_model_path, "--quiet"]
+    assert main(args) == 1
+    assert "exists; use --force" in capsys.readouterr().err
+    assert out.read_bytes() == b"precious"
+    assert main(args + ["--force"]) == 0
+    assert sitk.ReadImage(str(out)).GetSize() == sitk.ReadImage(str(folder / "ct.nrrd")).GetSize()
+
+
+def test_seg_nrrd_cropped_extent_in_and_out(files, trained_model_path):
+    """A Slicer-style .seg.nrrd cropped to the segment's extent is placed on the image grid."""
+    folder, ref, labels = files
+    mask = sitk.ReadImage(str(folder / "mask.nii.gz"))
+    idx = np.argwhere(sitk.GetArrayFromImage(mask))
+    lo, hi = idx.min(0), idx.max(0) + 1  # (k, j, i)
+    cropped = mask[int(lo[2]):int(hi[2]), int(lo[1]):int(hi[1]), int(lo[0]):int(hi[0])]
+    cropped.SetMetaData("Segment0_ID", "Segment_1")
+    cropped.SetMetaData("Segment0_Name", "liver")
+    cropped.SetMetaData("Segment0_LabelValue", "1")
+    cropped.SetMetaData("Segment0_Layer", "0")
+    sitk.WriteImage(cropped, str(folder / "mask.seg.nrrd"))
+    out = folder / "out.seg.nrrd"
+    assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "mask.seg.nrrd"), "-o", str(out),
+                 "--model", trained_model_path, "--quiet"]) == 0
+    result = sitk.ReadImage(str(out))
+    assert result.GetSize() == ref.GetSize()
+    assert result.GetMetaData("Segment0_Name") == "liver"
+    assert dice(sitk.GetArrayFromImage(result) == 1, labels == 1) >= 0.9
+
+
+def test_dicom_series_folder(tmp_path, phantom, trained_model_path):
+    image, labels, spacing = phantom
+    series = tmp_path / "dicom"
+    series.mkdir()
+    vol = sitk.GetImageFromArray(image.astype(np.int16))
+    vol.SetSpacing(tuple(reversed(spacing)))
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    for k in range(vol.GetDepth()):
+        sl = vol[:, :, k]
+        for tag, value in [("0020|000e", "1.2.826.0.1.3680043.2.1125.1"), ("0020|0013", str(k + 1)),
+                           ("0020|0032", f"0\\0\\{k * spacing[0]}"), ("0020|0037", "1\\0\\0\\0\\1\\0"),
+                           ("0008|0060", "CT"), ("0028|0030", f"{spacing[1]}\\{spacing[2]}"),
+                           ("0018|0050", str(spacing[0]))]:
+            sl.SetMetaData(tag, value)
+        writer.SetFileName(str(series / f"{k:03d}.dcm"))
+        writer.Execute(sl)
+    mask = one_slice_annotation(labels, largest_slice(labels, 1))
+    ref = sitk.ReadImage(sorted(str(p) for p in series.iterdir()))
+    m = sitk.GetImageFromArray(mask)
+    m.CopyInformation(ref)
+    sitk.WriteImage(m, str(tmp_path / "mask.nrrd"))
+    assert main(["propagate", str(series), str(tmp_path / "mask.nrrd"), "-o", str(tmp_path / "o.nrrd"),
+                 "--model", trained_model_path, "--quiet"]) == 0
+    assert dice(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "o.nrrd"))) == 1, labels == 1) >= 0.9
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda d: (d / "nope.nii.gz", d / "mask.nii.gz", d / "o.nii.gz"), "file not found"),
+        (lambda d: ((d / "junk.nii.gz").write_bytes(b"not an image") and d / "junk.nii.gz", d / "mask.nii.gz",
+                    d / "o.nii.gz"), "cannot read"),
+        (lambda d: (d / "ct.nrrd", d / "mask.nii.gz", d / "missing_dir" / "o.nii.gz"), "does not exist"),
+        (lambda d: (d / "ct.nrrd", d / "mask.nii.gz", d), "is a directory"),
+    ],
+)
+def test_file_errors_are_one_line(files, trained_model_path, capsys, make, message):
+    folder, _, _ = files
+    image, mask, out = make(folder)
+    assert main(["propagate", str(image), str(mask), "-o", str(out), "--model", trained_model_path, "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_unwritable_output(files, trained_model_path, capsys):
+    """A folder nobody may write to (a read-only one for users, /sys even for root) fails up front."""
+    folder, _, _ = files
+    locked = folder / "locked"
+    locked.mkdir(mode=0o500)
+    target = locked if os.geteuid() != 0 else "/sys"
+    assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "mask.nii.gz"), "-o", f"{target}/o.nii.gz",
+                 "--model", trained_model_path, "--quiet"]) == 1
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_mask_on_other_grid_is_rejected(files, trained_model_path, capsys):
+    folder, _, _ = files
+    mask = sitk.ReadImage(str(folder / "mask.nii.gz"))
+    mask.SetSpacing((0.5, 0.5, 2.0))
+    sitk.WriteImage(mask, str(folder / "bad.nii.gz"))
+    assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "bad.nii.gz"), "-o", str(folder / "o.nii.gz"),
+                 "--model", trained_model_path, "--quiet"]) == 1
+    assert "mask geometry does not match" in capsys.readouterr().err
+    assert not (folder / "o.nii.gz").exists()
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"garbage", "not a TorchScript archive"),
+    (None, "not a Sli2Vol model"),
+])
+def test_bad_model_files(files, tmp_path, capsys, content, message):
+    folder, _, _ = files
+    model = tmp_path / "m.pt"
+    if content is None:
+        torch.jit.save(torch.jit.script(torch.nn.Conv2d(1, 1, 3)), str(model))
+    else:
+        model.write_bytes(content)
+    assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "mask.nii.gz"), "-o", str(folder / "o.nii.gz"),
+                 "--model", str(model), "--quiet"]) == 1
+    assert message in capsys.readouterr().err
+    assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "mask.nii.gz"), "-o", str(folder / "o.nii.gz"),
+                 "--model", str(tmp_path / "absent.pt"), "--quiet"]) == 1
+    assert "model file not found" in capsys.readouterr().err

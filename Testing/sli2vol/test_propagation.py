@@ -1,0 +1,102 @@
+"""End-to-end behaviour of the propagation engine with a model trained in the test session."""
+import numpy as np
+import pytest
+
+from conftest import one_slice_annotation
+from sli2vol.annotation import InputError
+from sli2vol.model_io import load_model
+from sli2vol.phantom import dice, largest_slice
+from sli2vol.propagation import PropagationCancelled, PropagationConfig, propagate_volume
+from sli2vol.verification import VerificationConfig
+
+
+def test_phantom_propagates_with_high_dice(trained_model_path, phantom):
+    image, labels, spacing = phantom
+    mask = one_slice_annotation(labels, largest_slice(labels, 1))
+    out = propagate_volume(image, mask, spacing, trained_model_path)
+    for label in (1, 2):
+        assert dice(out == label, labels == label) >= 0.9
+
+
+def test_roi_equals_full_frame(trained_model_path, phantom):
+    image, labels, spacing = phantom
+    mask = one_slice_annotation(labels, largest_slice(labels, 2))
+    model = load_model(trained_model_path)
+    roi = propagate_volume(image, mask, spacing, model, PropagationConfig(use_roi=True))
+    full = propagate_volume(image, mask, spacing, model, PropagationConfig(use_roi=False))
+    assert (roi != 0).sum() > 1000
+    np.testing.assert_array_equal(roi, full)
+
+
+def test_multi_anchor_keeps_annotations_and_fills_between(trained_model_path, phantom):
+    image, labels, spacing = phantom
+    z = np.flatnonzero((labels == 1).any(axis=(1, 2)))
+    a, b = int(z[2]), int(z[-3])
+    mask = np.zeros_like(labels)
+    mask[a][labels[a] == 1] = 1
+    mask[b][labels[b] == 1] = 1
+    mask[b, 0, 0] = 0
+    mask_before = mask.copy()
+    out = propagate_volume(image, mask, spacing, trained_model_path, PropagationConfig(labels=[1]))
+    np.testing.assert_array_equal(mask, mask_before)  # input untouched
+    for k in (a, b):
+        np.testing.assert_array_equal(out[k] == 1, labels[k] == 1)  # annotated slices exact
+    between = slice(a + 1, b)
+    assert dice(out[between] == 1, labels[between] == 1) >= 0.9
+    assert set(np.unique(out)) <= {0, 1}
+
+
+def test_limits_stop_each_direction(trained_model_path, phantom):
+    image, labels, spacing = phantom
+    k = largest_slice(labels, 1)
+    mask = one_slice_annotation(labels, k)
+    out = propagate_volume(image, mask, spacing, trained_model_path,
+                           PropagationConfig(max_slices_backward=2, max_slices_forward=5))
+    filled = np.flatnonzero(out.any(axis=(1, 2)))
+    assert filled.min() == k - 2 and filled.max() == k + 5
+
+
+def test_other_axes_and_orientation(trained_model_path, phantom):
+    """Propagating a transposed volume along axis 2 gives the transposed axis-0 result."""
+    image, labels, spacing = phantom
+    mask = one_slice_annotation(labels, largest_slice(labels, 1))
+    ref = propagate_volume(image, mask, spacing, trained_model_path)
+    t = (1, 2, 0)
+    out = propagate_volume(np.transpose(image, t), np.transpose(mask, t), tuple(spacing[a] for a in t),
+                           trained_model_path)
+    np.testing.assert_array_equal(out, np.transpose(ref, t))
+
+
+def test_anisotropic_in_plane_spacing(trained_model_path, phantom):
+    """Slices with 1 x 2 mm pixels (every other column dropped) still propagate well."""
+    image, labels, spacing = phantom
+    image, labels = image[:, :, ::2], labels[:, :, ::2]
+    mask = one_slice_annotation(labels, largest_slice(labels, 1))
+    out = propagate_volume(image, mask, (spacing[0], spacing[1], 2.0), trained_model_path)
+    assert dice(out == 1, labels == 1) >= 0.85
+
+
+def test_verification_switch_changes_result(trained_model_path, phantom):
+    image, labels, spacing = phantom
+    mask = one_slice_annotation(labels, largest_slice(labels, 1))
+    on = propagate_volume(image, mask, spacing, trained_model_path)
+    off = propagate_volume(image, mask, spacing, trained_model_path,
+                           PropagationConfig(verification=VerificationConfig(enabled=False)))
+    assert not np.array_equal(on, off)
+
+
+def test_cancel_raises_and_progress_reports(trained_model_path, phantom):
+    image, labels, spacing = phantom
+    mask = one_slice_annotation(labels, largest_slice(labels, 1))
+    seen = []
+    with pytest.raises(PropagationCancelled):
+        propagate_volume(image, mask, spacing, trained_model_path, progress=lambda d, t: seen.append((d, t)),
+                         cancel=lambda: len(seen) >= 3)
+    assert seen[:3] == [(1, seen[0][1]), (2, seen[0][1]), (3, seen[0][1])]
+
+
+def test_labels_absent_from_annotation(trained_model_path, phantom):
+    image, labels, spacing = phantom
+    mask = one_slice_annotation(labels, largest_slice(labels, 1))
+    with pytest.raises(InputError, match=r"labels \[9\] are not on any annotated slice"):
+        propagate_volume(image, mask, spacing, trained_model_path, PropagationConfig(labels=[1, 9]))
