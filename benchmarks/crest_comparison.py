@@ -1,0 +1,144 @@
+"""Shared driver of the CReST benchmarks: train FixMatch / CReST / CReST+ over seeds, summarise, report.
+
+Each run goes through the real command line (``crest_tools.cli.main``) into its own RUN_DIR under a
+work folder, so an interrupted benchmark resumes where it stopped when started again.
+"""
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Sequence
+
+import numpy as np
+import torch
+
+from crest_tools.cli import main as crest_main
+from crest_tools.dataset_format import load_dataset
+from crest_tools.run_directory import RunDirectory
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+METHODS = ("fixmatch", "crest", "crest+")
+RAREST = 3  # classes averaged for the tail recall
+
+
+@dataclass
+class Schedule:
+    """Equal total training steps: FixMatch gets ``generations * steps`` steps in one generation."""
+
+    generations: int
+    steps: int
+    train_options: Sequence[str]  # further ``crest train`` options (model, batch, flips...)
+
+    def options(self, method: str) -> List[str]:
+        generations, steps = (1, self.generations * self.steps) if method == "fixmatch" else (self.generations, self.steps)
+        return ["--method", method, "--generations", str(generations), "--steps", str(steps), *self.train_options]
+
+
+def run_comparison(dataset_for_seed: Callable[[int], Path], work: Path, seeds: Sequence[int], schedule: Schedule) -> Dict[str, List[dict]]:
+    """Train every method for every seed (resuming finished or interrupted runs); results per method.
+
+    Returns:
+        method -> one dict per seed: final "history" (per generation), "rarest" class ids, "seconds".
+    """
+    results: Dict[str, List[dict]] = {m: [] for m in METHODS}
+    for seed in seeds:
+        dataset = dataset_for_seed(seed)
+        rarest = np.argsort(load_dataset(dataset).labelled_counts(), kind="stable")[:RAREST].tolist()
+        for method in METHODS:
+            run = work / f"seed{seed}" / method.replace("+", "_plus")
+            start = time.time()
+            status = crest_main(["train", str(dataset), "-o", str(run), "--seed", str(seed), "--threads", "1",
+                                 "--no-progress", *schedule.options(method)])
+            if status:
+                raise RuntimeError(f"crest train failed for {run}")
+            run_dir = RunDirectory(run)
+            history = [run_dir.load(run_dir.generation_path(g))["result"] for g in range(run_dir.last_generation() + 1)]
+            results[method].append({"history": history, "rarest": rarest, "seconds": time.time() - start})
+            print(f"seed {seed} {method}: balanced accuracy {100 * history[-1]['balanced_accuracy']:.1f} "
+                  f"(LA {100 * history[-1]['balanced_accuracy_la']:.1f}) in {time.time() - start:.0f} s", flush=True)
+    return results
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    return f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}"
+
+
+def _final(run: dict, key: str) -> float:
+    return run["history"][-1][key]
+
+
+def _rarest_recall(run: dict, key: str) -> float:
+    return float(np.mean([run["history"][-1][key][c] for c in run["rarest"]]))
+
+
+def summary_table(results: Dict[str, List[dict]]) -> str:
+    """Markdown table: balanced accuracy and rarest-3 recall, plain and logit-adjusted, mean ± std."""
+    lines = ["| method | balanced acc. | balanced acc. + LA | rarest-3 recall | rarest-3 recall + LA |",
+             "|---|---|---|---|---|"]
+    names = {"fixmatch": "FixMatch", "crest": "CReST", "crest+": "CReST+"}
+    for method, runs in results.items():
+        cells = [_mean_std([_final(r, "balanced_accuracy") for r in runs]),
+                 _mean_std([_final(r, "balanced_accuracy_la") for r in runs]),
+                 _mean_std([_rarest_recall(r, "recall") for r in runs]),
+                 _mean_std([_rarest_recall(r, "recall_la") for r in runs])]
+        lines.append(f"| {names[method]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def per_generation_table(results: Dict[str, List[dict]]) -> str:
+    """Markdown table of mean test balanced accuracy per generation for the multi-generation methods."""
+    rows = []
+    for method in ("crest", "crest+"):
+        curves = np.array([[g["balanced_accuracy"] for g in r["history"]] for r in results[method]])
+        rows.append(f"| {method} | " + " | ".join(f"{100 * v:.1f}" for v in curves.mean(axis=0)) + " |")
+    generations = len(results["crest"][0]["history"])
+    header = "| method | " + " | ".join(f"gen {g}" for g in range(generations)) + " |"
+    return "\n".join([header, "|---" * (generations + 1) + "|", *rows])
+
+
+def target_lines(results: Dict[str, List[dict]]) -> str:
+    """Whether CReST+ beats FixMatch by >= 8 balanced-accuracy points and >= 20 rarest-3 recall points."""
+    def gain(metric: Callable[[dict], float]) -> float:
+        return 100 * (np.mean([metric(r) for r in results["crest+"]]) - np.mean([metric(r) for r in results["fixmatch"]]))
+
+    lines = []
+    for suffix, label in (("", "plain"), ("_la", "both with LA")):
+        accuracy = gain(lambda r: _final(r, "balanced_accuracy" + suffix))
+        rarest = gain(lambda r: _rarest_recall(r, "recall" + suffix))
+        lines.append(f"- CReST+ minus FixMatch ({label}): balanced accuracy {accuracy:+.1f} points "
+                     f"(target +8: {'met' if accuracy >= 8 else 'not met'}), rarest-3 recall {rarest:+.1f} points "
+                     f"(target +20: {'met' if rarest >= 20 else 'not met'})")
+    return "\n".join(lines)
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+        cpu = model.group(1) if model else cpu
+    except OSError:
+        pass
+    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    return f"{cpu}, {cores} cores, torch {torch.__version__}, 1 torch thread per run"
+
+
+def write_section(name: str, text: str) -> None:
+    """Replace the ``<!-- crest-NAME -->`` section inside the crest block of RESULTS.md (added if absent)."""
+    content = RESULTS.read_text()
+    begin, end = "<!-- crest:begin -->", "<!-- crest:end -->"
+    if begin not in content or end not in content:
+        raise RuntimeError(f"{RESULTS} lacks the markers {begin} / {end}")
+    head, rest = content.split(begin, 1)
+    block, tail = rest.split(end, 1)
+    start, stop = f"<!-- crest-{name}:begin -->", f"<!-- crest-{name}:end -->"
+    section = f"{start}\n{text.strip()}\n{stop}"
+    if start in block:
+        before, after = block.split(start, 1)
+        block = before + section + after.split(stop, 1)[1]
+    else:
+        block = block.rstrip("\n") + "\n" + section + "\n"
+    RESULTS.write_text(head + begin + block + end + tail)

@@ -1,0 +1,121 @@
+"""Benchmark: FixMatch vs CReST vs CReST+ on 2-D organ patches from BTCV CT (natural imbalance).
+
+One command (the data folder holds manifest.json and btcv/; nothing is copied into the repo)::
+
+    nice -n 10 python benchmarks/crest_organ_patches.py /work/shared/data [--work /tmp/crest-benchmarks/organ-patches]
+
+Per case and organ (13 BTCV organs, background excluded), min(300, max(1, voxels // 250)) axial
+32x32 patches are centred on randomly drawn voxels of the organ; the patch's class is the organ at
+its centre. The imbalance is the organs' natural size ratio, capped (liver ~6000 patches, adrenal
+glands ~40). Split by patient: 14 training cases, 6 test cases (drawn per seed); 10% of each class's
+training patches (at least 1) are labelled, the rest unlabelled. Writes its section of RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from crest_comparison import Schedule, machine_description, per_generation_table, run_comparison, summary_table, target_lines, write_section
+from crest_tools.dataset_format import save_dataset
+
+PATCH = 32
+VOXELS_PER_PATCH = 250
+MAX_PATCHES = 300  # per case and organ
+TEST_CASES = 6
+LABELLED_FRACTION = 0.1
+SCHEDULE = Schedule(
+    generations=6, steps=400,
+    train_options=["--architecture", "small_cnn", "--width", "16", "--depth", "1", "--batch-size", "32",
+                   "--unlabelled-ratio", "3", "--checkpoint-interval", "200", "--no-flip"],
+)
+
+
+def btcv_cases(data: Path) -> list:
+    cases = [c for c in json.loads((data / "manifest.json").read_text())["cases"] if c["dataset"] == "btcv"]
+    if not cases:
+        raise SystemExit(f"no btcv cases in {data / 'manifest.json'}")
+    return cases
+
+
+def case_patches(data: Path, case: dict, rng: np.random.Generator) -> "tuple[np.ndarray, np.ndarray]":
+    """(patches (P, 32, 32) uint8, organ ids (P,) 1..13) of one case."""
+    image = sitk.GetArrayFromImage(sitk.ReadImage(str(data / case["image"])))  # (z, y, x) uint8
+    label = sitk.GetArrayFromImage(sitk.ReadImage(str(data / case["label"])))
+    half = PATCH // 2
+    padded = np.pad(image, ((0, 0), (half, half), (half, half)))
+    patches, organs = [], []
+    for organ in range(1, len(case["labels"])):
+        voxels = np.argwhere(label == organ)
+        if len(voxels) == 0:
+            continue
+        count = min(MAX_PATCHES, max(1, len(voxels) // VOXELS_PER_PATCH))
+        for z, y, x in voxels[rng.choice(len(voxels), count, replace=False)]:
+            patches.append(padded[z, y: y + PATCH, x: x + PATCH])  # centred on (y, x) after padding
+            organs.append(organ)
+    return np.stack(patches), np.array(organs)
+
+
+def build_dataset(data: Path, seed: int, folder: Path) -> Path:
+    """Organ patches for one seed (patient split, sampled voxels, labelled subset), in the crest format."""
+    if (folder / "manifest.json").exists():
+        return folder
+    rng = np.random.default_rng(seed)
+    cases = btcv_cases(data)
+    test_cases = set(rng.permutation(len(cases))[:TEST_CASES].tolist())
+    images, labels, volume_index = [], [], []
+    for index, case in enumerate(cases):
+        patches, organs = case_patches(data, case, rng)
+        images.append(patches)
+        labels.append(organs - 1)  # class ids 0..12
+        volume_index.append(np.full(len(organs), index))
+    images, labels, volume_index = np.concatenate(images)[:, None], np.concatenate(labels), np.concatenate(volume_index)
+    is_test = np.isin(volume_index, sorted(test_cases))
+    labelled, unlabelled = [], []
+    for organ in range(labels.max() + 1):
+        members = rng.permutation(np.flatnonzero((labels == organ) & ~is_test))
+        n_labelled = max(1, round(LABELLED_FRACTION * len(members)))
+        labelled.extend(members[:n_labelled].tolist())
+        unlabelled.extend(members[n_labelled:].tolist())
+    names = [cases[0]["labels"][str(i)] for i in range(1, len(cases[0]["labels"]))]
+    volumes = [{"id": c["case_id"], "spacing": c["spacing_mm"][:2]} for c in cases]
+    splits = {"labelled": labelled, "unlabelled": unlabelled, "test": np.flatnonzero(is_test).tolist()}
+    save_dataset(folder, images, labels, splits, names, volume_index, volumes)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="folder with manifest.json and the btcv/ cases")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/crest-benchmarks/organ-patches"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    start = time.time()
+    results = run_comparison(lambda seed: build_dataset(args.data, seed, args.work / f"data_seed{seed}"), args.work, args.seeds, SCHEDULE)
+    minutes = (time.time() - start) / 60
+    options = " ".join(SCHEDULE.train_options)
+    write_section("organ-patches", f"""
+### BTCV organ patches (13 organs, natural imbalance, split by patient)
+
+Command: `nice -n 10 python benchmarks/crest_organ_patches.py /work/shared/data` ({minutes:.0f} min wall clock on
+{machine_description()}; cores shared with other jobs). 32x32 axial patches around organ voxels,
+min({MAX_PATCHES}, voxels // {VOXELS_PER_PATCH}) per case and organ; {TEST_CASES} test cases, the rest training, 10% of
+training patches labelled. Seeds {args.seeds}. CReST / CReST+: {SCHEDULE.generations} generations x {SCHEDULE.steps} steps;
+FixMatch: {SCHEDULE.generations * SCHEDULE.steps} steps. Options: `{options}`. Same metrics as above.
+
+{summary_table(results)}
+
+{target_lines(results)}
+
+Mean test balanced accuracy per generation:
+
+{per_generation_table(results)}
+""")
+
+
+if __name__ == "__main__":
+    main()
