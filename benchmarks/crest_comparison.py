@@ -3,21 +3,22 @@
 Each run goes through the real command line (``crest_tools.cli.main``) into its own RUN_DIR under a
 work folder, so an interrupted benchmark resumes where it stopped when started again.
 """
+
 from __future__ import annotations
 
+import os
 import platform
 import re
-import subprocess
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence
+from typing import Callable
 
 import numpy as np
 import torch
-
 from crest_tools.cli import main as crest_main
 from crest_tools.dataset_format import load_dataset
+from crest_tools.progress_log import read_progress_log
 from crest_tools.run_directory import RunDirectory
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -33,33 +34,65 @@ class Schedule:
     steps: int
     train_options: Sequence[str]  # further ``crest train`` options (model, batch, flips...)
 
-    def options(self, method: str) -> List[str]:
-        generations, steps = (1, self.generations * self.steps) if method == "fixmatch" else (self.generations, self.steps)
-        return ["--method", method, "--generations", str(generations), "--steps", str(steps), *self.train_options]
+    def options(self, method: str) -> list[str]:
+        generations, steps = (
+            (1, self.generations * self.steps) if method == "fixmatch" else (self.generations, self.steps)
+        )
+        return [
+            "--method",
+            method,
+            "--generations",
+            str(generations),
+            "--steps",
+            str(steps),
+            *self.train_options,
+        ]
 
 
-def run_comparison(dataset_for_seed: Callable[[int], Path], work: Path, seeds: Sequence[int], schedule: Schedule) -> Dict[str, List[dict]]:
+def run_comparison(
+    dataset_for_seed: Callable[[int], Path], work: Path, seeds: Sequence[int], schedule: Schedule
+) -> dict[str, list[dict]]:
     """Train every method for every seed (resuming finished or interrupted runs); results per method.
 
     Returns:
-        method -> one dict per seed: final "history" (per generation), "rarest" class ids, "seconds".
+        method -> one dict per seed: "history" (per generation), "rarest" class ids, "seconds" of
+        training (first to last progress-log event, so a resumed run counts its whole span).
     """
-    results: Dict[str, List[dict]] = {m: [] for m in METHODS}
+    results: dict[str, list[dict]] = {m: [] for m in METHODS}
     for seed in seeds:
         dataset = dataset_for_seed(seed)
         rarest = np.argsort(load_dataset(dataset).labelled_counts(), kind="stable")[:RAREST].tolist()
         for method in METHODS:
             run = work / f"seed{seed}" / method.replace("+", "_plus")
-            start = time.time()
-            status = crest_main(["train", str(dataset), "-o", str(run), "--seed", str(seed), "--threads", "1",
-                                 "--no-progress", *schedule.options(method)])
+            status = crest_main(
+                [
+                    "train",
+                    str(dataset),
+                    "-o",
+                    str(run),
+                    "--seed",
+                    str(seed),
+                    "--threads",
+                    "1",
+                    "--no-progress",
+                    *schedule.options(method),
+                ]
+            )
             if status:
                 raise RuntimeError(f"crest train failed for {run}")
             run_dir = RunDirectory(run)
-            history = [run_dir.load(run_dir.generation_path(g))["result"] for g in range(run_dir.last_generation() + 1)]
-            results[method].append({"history": history, "rarest": rarest, "seconds": time.time() - start})
-            print(f"seed {seed} {method}: balanced accuracy {100 * history[-1]['balanced_accuracy']:.1f} "
-                  f"(LA {100 * history[-1]['balanced_accuracy_la']:.1f}) in {time.time() - start:.0f} s", flush=True)
+            history = [
+                run_dir.load(run_dir.generation_path(g))["result"]
+                for g in range(run_dir.last_generation() + 1)
+            ]
+            events = read_progress_log(run_dir.log_path)
+            seconds = events[-1]["time"] - events[0]["time"]
+            results[method].append({"history": history, "rarest": rarest, "seconds": seconds})
+            print(
+                f"seed {seed} {method}: balanced accuracy {100 * history[-1]['balanced_accuracy']:.1f} "
+                f"(LA {100 * history[-1]['balanced_accuracy_la']:.1f}) in {seconds:.0f} s",
+                flush=True,
+            )
     return results
 
 
@@ -75,21 +108,25 @@ def _rarest_recall(run: dict, key: str) -> float:
     return float(np.mean([run["history"][-1][key][c] for c in run["rarest"]]))
 
 
-def summary_table(results: Dict[str, List[dict]]) -> str:
+def summary_table(results: dict[str, list[dict]]) -> str:
     """Markdown table: balanced accuracy and rarest-3 recall, plain and logit-adjusted, mean ± std."""
-    lines = ["| method | balanced acc. | balanced acc. + LA | rarest-3 recall | rarest-3 recall + LA |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| method | balanced acc. | balanced acc. + LA | rarest-3 recall | rarest-3 recall + LA |",
+        "|---|---|---|---|---|",
+    ]
     names = {"fixmatch": "FixMatch", "crest": "CReST", "crest+": "CReST+"}
     for method, runs in results.items():
-        cells = [_mean_std([_final(r, "balanced_accuracy") for r in runs]),
-                 _mean_std([_final(r, "balanced_accuracy_la") for r in runs]),
-                 _mean_std([_rarest_recall(r, "recall") for r in runs]),
-                 _mean_std([_rarest_recall(r, "recall_la") for r in runs])]
+        cells = [
+            _mean_std([_final(r, "balanced_accuracy") for r in runs]),
+            _mean_std([_final(r, "balanced_accuracy_la") for r in runs]),
+            _mean_std([_rarest_recall(r, "recall") for r in runs]),
+            _mean_std([_rarest_recall(r, "recall_la") for r in runs]),
+        ]
         lines.append(f"| {names[method]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def per_generation_table(results: Dict[str, List[dict]]) -> str:
+def per_generation_table(results: dict[str, list[dict]]) -> str:
     """Markdown table of mean test balanced accuracy per generation for the multi-generation methods."""
     rows = []
     for method in ("crest", "crest+"):
@@ -100,18 +137,25 @@ def per_generation_table(results: Dict[str, List[dict]]) -> str:
     return "\n".join([header, "|---" * (generations + 1) + "|", *rows])
 
 
-def target_lines(results: Dict[str, List[dict]]) -> str:
-    """Whether CReST+ beats FixMatch by >= 8 balanced-accuracy points and >= 20 rarest-3 recall points."""
-    def gain(metric: Callable[[dict], float]) -> float:
-        return 100 * (np.mean([metric(r) for r in results["crest+"]]) - np.mean([metric(r) for r in results["fixmatch"]]))
+def _gain(results: dict[str, list[dict]], metric: Callable[[dict, str], float], key: str) -> float:
+    """Mean over seeds of CReST+ minus mean of FixMatch, in points."""
+    return 100 * (
+        np.mean([metric(r, key) for r in results["crest+"]])
+        - np.mean([metric(r, key) for r in results["fixmatch"]])
+    )
 
+
+def target_lines(results: dict[str, list[dict]]) -> str:
+    """Whether CReST+ beats FixMatch by >= 8 balanced-accuracy points and >= 20 rarest-3 recall points."""
     lines = []
     for suffix, label in (("", "plain"), ("_la", "both with LA")):
-        accuracy = gain(lambda r: _final(r, "balanced_accuracy" + suffix))
-        rarest = gain(lambda r: _rarest_recall(r, "recall" + suffix))
-        lines.append(f"- CReST+ minus FixMatch ({label}): balanced accuracy {accuracy:+.1f} points "
-                     f"(target +8: {'met' if accuracy >= 8 else 'not met'}), rarest-3 recall {rarest:+.1f} points "
-                     f"(target +20: {'met' if rarest >= 20 else 'not met'})")
+        accuracy = _gain(results, _final, "balanced_accuracy" + suffix)
+        rarest = _gain(results, _rarest_recall, "recall" + suffix)
+        lines.append(
+            f"- CReST+ minus FixMatch ({label}): balanced accuracy {accuracy:+.1f} points "
+            f"(target +8: {'met' if accuracy >= 8 else 'not met'}), rarest-3 recall {rarest:+.1f} points "
+            f"(target +20: {'met' if rarest >= 20 else 'not met'})"
+        )
     return "\n".join(lines)
 
 
@@ -122,8 +166,44 @@ def machine_description() -> str:
         cpu = model.group(1) if model else cpu
     except OSError:
         pass
-    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return f"{cpu}, {cores} cores, torch {torch.__version__}, 1 torch thread per run"
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, 1 torch thread per run"
+
+
+def write_report(
+    name: str,
+    heading: str,
+    command: str,
+    setup: str,
+    results: dict[str, list[dict]],
+    seeds: Sequence[int],
+    schedule: Schedule,
+) -> None:
+    """Write a benchmark's section: settings, summary table, targets, accuracy per generation."""
+    minutes = sum(r["seconds"] for runs in results.values() for r in runs) / 60
+    write_section(
+        name,
+        f"""
+### {heading}
+
+Command: `{command}` ({minutes:.0f} min of training in all, runs one after another, on
+{machine_description()}; the cores were shared with other jobs, so this is an upper bound).
+{setup.strip()}
+Seeds {list(seeds)} (a seed draws the data subset and the labelled split, and seeds training).
+CReST and CReST+: {schedule.generations} generations x {schedule.steps} steps; FixMatch: one run of
+{schedule.generations * schedule.steps} steps (equal total). Options: `{" ".join(schedule.train_options)}`;
+threshold 0.95, alpha 1/3, t_min 0.5. Test metrics of the last generation's EMA model, mean ± std
+over seeds, in %; LA = logit adjustment with the labelled prior; rarest-3 = the three classes with
+the fewest labelled images.
+
+{summary_table(results)}
+
+{target_lines(results)}
+
+Mean test balanced accuracy (plain) per generation:
+
+{per_generation_table(results)}
+""",
+    )
 
 
 def write_section(name: str, text: str) -> None:

@@ -9,30 +9,53 @@ Training set: class of frequency rank r (0 = most frequent) keeps 6000 * 100 ** 
 10% of each class (at least 1) is labelled, the rest unlabelled; the test set is the balanced
 10,000-image Fashion-MNIST test set. Writes its section of benchmarks/RESULTS.md.
 """
+
 from __future__ import annotations
 
 import argparse
 import gzip
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
-
-from crest_comparison import Schedule, machine_description, per_generation_table, run_comparison, summary_table, target_lines, write_section
+from crest_comparison import Schedule, run_comparison, write_report
 from crest_tools.dataset_format import save_dataset
 
 SOURCE = Path("/usr/share/datasets/fashion-mnist")
-CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CLASS_NAMES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 FREQUENCY_ORDER = np.random.default_rng(2021).permutation(10)  # class ids from most to least frequent
 IMBALANCE = 100
 HEAD = 6000
 LABELLED_FRACTION = 0.1
 SCHEDULE = Schedule(
-    generations=6, steps=400,
-    train_options=["--architecture", "small_cnn", "--width", "16", "--depth", "1", "--batch-size", "32",
-                   "--unlabelled-ratio", "3", "--checkpoint-interval", "200"],
+    generations=6,
+    steps=400,
+    train_options=[
+        "--architecture",
+        "small_cnn",
+        "--width",
+        "16",
+        "--depth",
+        "1",
+        "--batch-size",
+        "32",
+        "--unlabelled-ratio",
+        "3",
+        "--checkpoint-interval",
+        "200",
+    ],
 )
 
 
@@ -50,7 +73,7 @@ def read_idx(path: Path) -> np.ndarray:
     with gzip.open(path) as stream:
         data = stream.read()
     dims = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
@@ -59,11 +82,19 @@ def build_dataset(seed: int, folder: Path) -> Path:
     if (folder / "manifest.json").exists():
         return folder
     rng = np.random.default_rng(seed)
-    train_images, train_labels = read_idx(SOURCE / "train-images-idx3-ubyte.gz"), read_idx(SOURCE / "train-labels-idx1-ubyte.gz")
-    test_images, test_labels = read_idx(SOURCE / "t10k-images-idx3-ubyte.gz"), read_idx(SOURCE / "t10k-labels-idx1-ubyte.gz")
+    train_images, train_labels = (
+        read_idx(SOURCE / "train-images-idx3-ubyte.gz"),
+        read_idx(SOURCE / "train-labels-idx1-ubyte.gz"),
+    )
+    test_images, test_labels = (
+        read_idx(SOURCE / "t10k-images-idx3-ubyte.gz"),
+        read_idx(SOURCE / "t10k-labels-idx1-ubyte.gz"),
+    )
     labelled, unlabelled = [], []
     for rank, class_id in enumerate(FREQUENCY_ORDER):
-        members = rng.permutation(np.flatnonzero(train_labels == class_id))[: int(HEAD * IMBALANCE ** (-rank / 9))]
+        members = rng.permutation(np.flatnonzero(train_labels == class_id))[
+            : int(HEAD * IMBALANCE ** (-rank / 9))
+        ]
         n_labelled = max(1, round(LABELLED_FRACTION * len(members)))
         labelled.extend(members[:n_labelled])
         unlabelled.extend(members[n_labelled:])
@@ -71,7 +102,11 @@ def build_dataset(seed: int, folder: Path) -> Path:
     images = np.concatenate([train_images[kept], test_images])[:, None]  # (N, 1, 28, 28) uint8
     labels = np.concatenate([train_labels[kept], test_labels]).astype(np.int64)
     n_labelled, n_train = len(labelled), len(kept)
-    splits = {"labelled": range(n_labelled), "unlabelled": range(n_labelled, n_train), "test": range(n_train, len(labels))}
+    splits = {
+        "labelled": range(n_labelled),
+        "unlabelled": range(n_labelled, n_train),
+        "test": range(n_train, len(labels)),
+    }
     save_dataset(folder, images, labels, splits, CLASS_NAMES)
     return folder
 
@@ -82,28 +117,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     ensure_installed()
-    start = time.time()
-    results = run_comparison(lambda seed: build_dataset(seed, args.work / f"data_seed{seed}"), args.work, args.seeds, SCHEDULE)
-    minutes = (time.time() - start) / 60
-    options = " ".join(SCHEDULE.train_options)
-    write_section("fashion-mnist", f"""
-### Fashion-MNIST-LT (imbalance 100, 10% labelled, balanced test set)
-
-Command: `nice -n 10 python benchmarks/crest_fashion_mnist.py` ({minutes:.0f} min wall clock on {machine_description()};
-the two cores were shared with other jobs). Seeds {args.seeds} (seed = which images are kept and labelled,
-and the training seed). CReST and CReST+: {SCHEDULE.generations} generations x {SCHEDULE.steps} steps; FixMatch:
-{SCHEDULE.generations * SCHEDULE.steps} steps (equal total). Options: `{options}`, threshold 0.95, alpha 1/3,
-t_min 0.5. Test metrics of the last generation's EMA model, mean ± std over seeds, in %; LA = logit
-adjustment with the labelled prior; rarest-3 = the three classes with the fewest labelled images.
-
-{summary_table(results)}
-
-{target_lines(results)}
-
-Mean test balanced accuracy per generation:
-
-{per_generation_table(results)}
-""")
+    results = run_comparison(
+        lambda seed: build_dataset(seed, args.work / f"data_seed{seed}"), args.work, args.seeds, SCHEDULE
+    )
+    write_report(
+        "fashion-mnist",
+        "Fashion-MNIST-LT (imbalance 100, 10% labelled, balanced test set)",
+        "nice -n 10 python benchmarks/crest_fashion_mnist.py",
+        f"""Training classes keep 6000 * 100^(-r/9) images for frequency rank r (6000 ... 60), ranks in
+the fixed shuffled order {FREQUENCY_ORDER.tolist()} of class ids; 10% of each class labelled; test = the
+balanced 10,000-image test set.""",
+        results,
+        args.seeds,
+        SCHEDULE,
+    )
 
 
 if __name__ == "__main__":

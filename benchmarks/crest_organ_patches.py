@@ -2,7 +2,7 @@
 
 One command (the data folder holds manifest.json and btcv/; nothing is copied into the repo)::
 
-    nice -n 10 python benchmarks/crest_organ_patches.py /work/shared/data [--work /tmp/crest-benchmarks/organ-patches]
+    nice -n 10 python benchmarks/crest_organ_patches.py /work/shared/data [--work WORK_FOLDER]
 
 Per case and organ (13 BTCV organs, background excluded), min(300, max(1, voxels // 250)) axial
 32x32 patches are centred on randomly drawn voxels of the organ; the patch's class is the organ at
@@ -10,17 +10,16 @@ its centre. The imbalance is the organs' natural size ratio, capped (liver ~6000
 glands ~40). Split by patient: 14 training cases, 6 test cases (drawn per seed); 10% of each class's
 training patches (at least 1) are labelled, the rest unlabelled. Writes its section of RESULTS.md.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
-
-from crest_comparison import Schedule, machine_description, per_generation_table, run_comparison, summary_table, target_lines, write_section
+from crest_comparison import Schedule, run_comparison, write_report
 from crest_tools.dataset_format import save_dataset
 
 PATCH = 32
@@ -29,9 +28,23 @@ MAX_PATCHES = 300  # per case and organ
 TEST_CASES = 6
 LABELLED_FRACTION = 0.1
 SCHEDULE = Schedule(
-    generations=6, steps=400,
-    train_options=["--architecture", "small_cnn", "--width", "16", "--depth", "1", "--batch-size", "32",
-                   "--unlabelled-ratio", "3", "--checkpoint-interval", "200", "--no-flip"],
+    generations=6,
+    steps=400,
+    train_options=[
+        "--architecture",
+        "small_cnn",
+        "--width",
+        "16",
+        "--depth",
+        "1",
+        "--batch-size",
+        "32",
+        "--unlabelled-ratio",
+        "3",
+        "--checkpoint-interval",
+        "200",
+        "--no-flip",
+    ],
 )
 
 
@@ -42,7 +55,7 @@ def btcv_cases(data: Path) -> list:
     return cases
 
 
-def case_patches(data: Path, case: dict, rng: np.random.Generator) -> "tuple[np.ndarray, np.ndarray]":
+def case_patches(data: Path, case: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(patches (P, 32, 32) uint8, organ ids (P,) 1..13) of one case."""
     image = sitk.GetArrayFromImage(sitk.ReadImage(str(data / case["image"])))  # (z, y, x) uint8
     label = sitk.GetArrayFromImage(sitk.ReadImage(str(data / case["label"])))
@@ -55,7 +68,7 @@ def case_patches(data: Path, case: dict, rng: np.random.Generator) -> "tuple[np.
             continue
         count = min(MAX_PATCHES, max(1, len(voxels) // VOXELS_PER_PATCH))
         for z, y, x in voxels[rng.choice(len(voxels), count, replace=False)]:
-            patches.append(padded[z, y: y + PATCH, x: x + PATCH])  # centred on (y, x) after padding
+            patches.append(padded[z, y : y + PATCH, x : x + PATCH])  # centred on (y, x) after padding
             organs.append(organ)
     return np.stack(patches), np.array(organs)
 
@@ -73,7 +86,11 @@ def build_dataset(data: Path, seed: int, folder: Path) -> Path:
         images.append(patches)
         labels.append(organs - 1)  # class ids 0..12
         volume_index.append(np.full(len(organs), index))
-    images, labels, volume_index = np.concatenate(images)[:, None], np.concatenate(labels), np.concatenate(volume_index)
+    images, labels, volume_index = (
+        np.concatenate(images)[:, None],
+        np.concatenate(labels),
+        np.concatenate(volume_index),
+    )
     is_test = np.isin(volume_index, sorted(test_cases))
     labelled, unlabelled = [], []
     for organ in range(labels.max() + 1):
@@ -94,27 +111,23 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/crest-benchmarks/organ-patches"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
-    start = time.time()
-    results = run_comparison(lambda seed: build_dataset(args.data, seed, args.work / f"data_seed{seed}"), args.work, args.seeds, SCHEDULE)
-    minutes = (time.time() - start) / 60
-    options = " ".join(SCHEDULE.train_options)
-    write_section("organ-patches", f"""
-### BTCV organ patches (13 organs, natural imbalance, split by patient)
-
-Command: `nice -n 10 python benchmarks/crest_organ_patches.py /work/shared/data` ({minutes:.0f} min wall clock on
-{machine_description()}; cores shared with other jobs). 32x32 axial patches around organ voxels,
-min({MAX_PATCHES}, voxels // {VOXELS_PER_PATCH}) per case and organ; {TEST_CASES} test cases, the rest training, 10% of
-training patches labelled. Seeds {args.seeds}. CReST / CReST+: {SCHEDULE.generations} generations x {SCHEDULE.steps} steps;
-FixMatch: {SCHEDULE.generations * SCHEDULE.steps} steps. Options: `{options}`. Same metrics as above.
-
-{summary_table(results)}
-
-{target_lines(results)}
-
-Mean test balanced accuracy per generation:
-
-{per_generation_table(results)}
-""")
+    results = run_comparison(
+        lambda seed: build_dataset(args.data, seed, args.work / f"data_seed{seed}"),
+        args.work,
+        args.seeds,
+        SCHEDULE,
+    )
+    write_report(
+        "organ-patches",
+        "BTCV organ patches (13 organs, natural imbalance, split by patient)",
+        "nice -n 10 python benchmarks/crest_organ_patches.py /work/shared/data",
+        f"""32x32 axial patches around organ voxels of the 20 BTCV cases,
+min({MAX_PATCHES}, voxels // {VOXELS_PER_PATCH}) per case and organ; {TEST_CASES} test cases, the others
+training, 10% of each organ's training patches labelled; no flips (left / right organs).""",
+        results,
+        args.seeds,
+        SCHEDULE,
+    )
 
 
 if __name__ == "__main__":

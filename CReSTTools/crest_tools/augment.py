@@ -4,10 +4,11 @@ Images are float tensors in [0, 1] with any number of channels; every function r
 the same shape, dtype and device, still in [0, 1]. Randomness comes from an explicit CPU
 ``torch.Generator`` so a run can be checkpointed and resumed.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable, List
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +29,9 @@ def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
-def random_translate(images: torch.Tensor, generator: torch.Generator, fraction: float = PAD_FRACTION) -> torch.Tensor:
+def random_translate(
+    images: torch.Tensor, generator: torch.Generator, fraction: float = PAD_FRACTION
+) -> torch.Tensor:
     """Reflect-pad by ``fraction`` of the size and crop back at a random offset per image."""
     b, _, h, w = images.shape
     pad_y, pad_x = max(1, round(h * fraction)), max(1, round(w * fraction))
@@ -147,13 +150,25 @@ def identity(images: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     return images
 
 
-RAND_AUGMENT_OPS: List[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = [
-    identity, autocontrast, brightness, contrast, sharpness, posterize, solarize,
-    rotate, shear_x, shear_y, translate_x, translate_y,
+RAND_AUGMENT_OPS: list[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = [
+    identity,
+    autocontrast,
+    brightness,
+    contrast,
+    sharpness,
+    posterize,
+    solarize,
+    rotate,
+    shear_x,
+    shear_y,
+    translate_x,
+    translate_y,
 ]
 
 
-def rand_augment(images: torch.Tensor, generator: torch.Generator, ops_per_image: int = OPS_PER_IMAGE) -> torch.Tensor:
+def rand_augment(
+    images: torch.Tensor, generator: torch.Generator, ops_per_image: int = OPS_PER_IMAGE
+) -> torch.Tensor:
     """Apply ``ops_per_image`` operations drawn per image, each with a random magnitude."""
     b = len(images)
     for _ in range(ops_per_image):
@@ -168,7 +183,9 @@ def rand_augment(images: torch.Tensor, generator: torch.Generator, ops_per_image
     return images
 
 
-def cutout(images: torch.Tensor, generator: torch.Generator, fraction: float = CUTOUT_FRACTION) -> torch.Tensor:
+def cutout(
+    images: torch.Tensor, generator: torch.Generator, fraction: float = CUTOUT_FRACTION
+) -> torch.Tensor:
     """Fill one random square per image (side up to ``fraction`` of the size) with grey 0.5."""
     b, _, h, w = images.shape
     device = images.device

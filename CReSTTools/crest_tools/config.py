@@ -1,9 +1,10 @@
 """Dataclass configurations of a training run; the command line maps its flags onto these."""
+
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, Tuple
+from typing import Any
 
 METHODS = ("fixmatch", "crest", "crest+")
 ARCHITECTURES = ("small_cnn", "wide_resnet")
@@ -92,11 +93,11 @@ class RunConfig:
     checkpoint_interval: int = 200  # steps between mid-generation checkpoints
     log_interval: int = 20  # steps between progress-log lines
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``TypeError`` naming them."""
         data = dict(data)
         return cls(
@@ -107,7 +108,7 @@ class RunConfig:
         )
 
 
-def config_differences(old: Dict[str, Any], new: Dict[str, Any], prefix: str = "") -> Tuple[str, ...]:
+def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> tuple[str, ...]:
     """Dotted names of the fields whose values differ between two nested config dicts."""
     differences = []
     for key in sorted(set(old) | set(new)):

@@ -6,11 +6,12 @@ training, the EMA model predicts the unlabelled set and :func:`select_pseudo_lab
 predicted class, a fraction that grows as the class gets rarer. CReST+ also aligns pseudo-label
 distributions towards prior ** t_g, t_g going from 1.0 to t_min. FixMatch is the one-generation case.
 """
+
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Callable
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from tqdm import tqdm
 
 from .config import RunConfig
 from .dataset_format import Dataset
-from .distributed import Placement, wrap_for_training
+from .distributed import Placement, broadcast_from_main, wrap_for_training
 from .distribution_alignment import DistributionAligner, alignment_temperature, tempered_target
 from .fixmatch import FixMatchTrainer, StepLogs, TrainingData
 from .inference import predict_logits, softmax
@@ -44,7 +45,7 @@ class Picks:
     labels: np.ndarray
 
     @classmethod
-    def none(cls) -> "Picks":
+    def none(cls) -> Picks:
         return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 
@@ -54,13 +55,17 @@ def labelled_prior(dataset: Dataset) -> np.ndarray:
     return counts / counts.sum()
 
 
-def evaluate_on_test(model: torch.nn.Module, dataset: Dataset, prior: np.ndarray, device: torch.device) -> dict:
+def evaluate_on_test(
+    model: torch.nn.Module, dataset: Dataset, prior: np.ndarray, device: torch.device
+) -> dict:
     """Test-split metrics of ``model`` without ("plain") and with logit adjustment ("la")."""
     images, labels = dataset.part("test")
     logits = predict_logits(model, images, device)
     return {
         "plain": classification_report(labels, logits.argmax(axis=1), dataset.num_classes),
-        "la": classification_report(labels, logit_adjusted(logits, prior).argmax(axis=1), dataset.num_classes),
+        "la": classification_report(
+            labels, logit_adjusted(logits, prior).argmax(axis=1), dataset.num_classes
+        ),
     }
 
 
@@ -78,7 +83,10 @@ def pick_summary(picks: Picks, dataset: Dataset) -> dict:
     truth = true_labels[picks.indices]
     known = truth >= 0
     precision = float((truth[known] == picks.labels[known]).mean()) if known.any() else None
-    return {"picked_per_class": np.bincount(picks.labels, minlength=dataset.num_classes).tolist(), "pick_precision": precision}
+    return {
+        "picked_per_class": np.bincount(picks.labels, minlength=dataset.num_classes).tolist(),
+        "pick_precision": precision,
+    }
 
 
 class CrestRun:
@@ -100,7 +108,7 @@ class CrestRun:
         run_dir: RunDirectory,
         placement: Placement,
         show_progress: bool = True,
-        on_step: Optional[Callable[[int, int, StepLogs], None]] = None,
+        on_step: Callable[[int, int, StepLogs], None] | None = None,
     ) -> None:
         self.config = config
         self.dataset = dataset
@@ -113,14 +121,18 @@ class CrestRun:
         self.generator = torch.Generator()
 
     def _seed(self, generation: int, step: int = 0) -> int:
-        return ((self.config.seed * SEED_STRIDE + generation) * SEED_STRIDE + self.placement.rank) * SEED_STRIDE + step
+        return (
+            (self.config.seed * SEED_STRIDE + generation) * SEED_STRIDE + self.placement.rank
+        ) * SEED_STRIDE + step
 
     def _training_data(self, picks: Picks) -> TrainingData:
         labelled_images, labelled_labels = self.dataset.part("labelled")
         unlabelled_images, _ = self.dataset.part("unlabelled")
         device = self.placement.device
         return TrainingData(
-            torch.as_tensor(np.concatenate([labelled_images, unlabelled_images[picks.indices]]), device=device),
+            torch.as_tensor(
+                np.concatenate([labelled_images, unlabelled_images[picks.indices]]), device=device
+            ),
             torch.as_tensor(np.concatenate([labelled_labels, picks.labels]), device=device),
             torch.as_tensor(unlabelled_images, device=device),
         )
@@ -132,27 +144,41 @@ class CrestRun:
         aligner = None
         if self.config.crest.distribution_alignment:
             t = alignment_temperature(generation, self.config.crest.generations, self.config.crest.t_min)
-            aligner = DistributionAligner(tempered_target(torch.as_tensor(self.prior, dtype=torch.float32), t), self.config.fixmatch.da_momentum)
-        return FixMatchTrainer(wrap_for_training(model, self.placement), self.config.fixmatch, self._training_data(picks), self.generator, aligner)
+            aligner = DistributionAligner(
+                tempered_target(torch.as_tensor(self.prior, dtype=torch.float32), t),
+                self.config.fixmatch.da_momentum,
+            )
+        return FixMatchTrainer(
+            wrap_for_training(model, self.placement),
+            self.config.fixmatch,
+            self._training_data(picks),
+            self.generator,
+            aligner,
+        )
 
-    def _save_checkpoint(self, generation: int, trainer: Optional[FixMatchTrainer], picks: Picks, history: List[dict]) -> None:
+    def _save_checkpoint(
+        self, generation: int, trainer: FixMatchTrainer | None, picks: Picks, history: list[dict]
+    ) -> None:
         if self.placement.is_main:
-            self.run_dir.save(self.run_dir.checkpoint_path, {
-                "generation": generation,
-                "trainer": trainer.state_dict() if trainer is not None else None,
-                "generator": self.generator.get_state(),
-                "picks": picks,
-                "history": history,
-            })
+            self.run_dir.save(
+                self.run_dir.checkpoint_path,
+                {
+                    "generation": generation,
+                    "trainer": trainer.state_dict() if trainer is not None else None,
+                    "generator": self.generator.get_state(),
+                    "picks": picks,
+                    "history": history,
+                },
+            )
 
-    def _resume_generator(self, generation: int, step: int, state: Optional[torch.Tensor]) -> None:
+    def _resume_generator(self, generation: int, step: int, state: torch.Tensor | None) -> None:
         """Restore the saved sampling state (one process) or re-seed per rank (several processes)."""
         if state is not None and self.placement.world_size == 1:
             self.generator.set_state(state)
         else:
             self.generator.manual_seed(self._seed(generation, step))
 
-    def run(self) -> List[dict]:
+    def run(self) -> list[dict]:
         """Train the remaining generations; returns one result dict per generation."""
         fixmatch, generations = self.config.fixmatch, self.config.crest.generations
         checkpoint = self.run_dir.load(self.run_dir.checkpoint_path)
@@ -162,7 +188,12 @@ class CrestRun:
         trainer_state = checkpoint["trainer"] if checkpoint else None
         self.log.write("resume" if checkpoint else "start", generation=start, generations=generations)
         done_steps = start * fixmatch.steps + (trainer_state["step"] if trainer_state else 0)
-        bar = tqdm(total=generations * fixmatch.steps, initial=done_steps, disable=not self.show_progress, desc="crest")
+        bar = tqdm(
+            total=generations * fixmatch.steps,
+            initial=done_steps,
+            disable=not self.show_progress,
+            desc="crest",
+        )
         for generation in range(start, generations):
             trainer = self._trainer(generation, picks)
             if trainer_state is not None:
@@ -173,13 +204,25 @@ class CrestRun:
             trainer_state = None
 
             def after_step(
-                step: int, logs: StepLogs, generation: int = generation, trainer: FixMatchTrainer = trainer, picks: Picks = picks
+                step: int,
+                logs: StepLogs,
+                generation: int = generation,
+                trainer: FixMatchTrainer = trainer,
+                picks: Picks = picks,
             ) -> None:
                 bar.update(1)
-                bar.set_postfix(generation=generation, loss=f"{logs['loss']:.3f}", mask=f"{logs['mask_rate']:.2f}")
+                bar.set_postfix(
+                    generation=generation, loss=f"{logs['loss']:.3f}", mask=f"{logs['mask_rate']:.2f}"
+                )
                 if step % self.config.log_interval == 0 or step == fixmatch.steps:
-                    self.log.write("step", generation=generation, step=step, steps=fixmatch.steps,
-                                   lr=trainer.optimizer.param_groups[0]["lr"], **logs)
+                    self.log.write(
+                        "step",
+                        generation=generation,
+                        step=step,
+                        steps=fixmatch.steps,
+                        lr=trainer.optimizer.param_groups[0]["lr"],
+                        **logs,
+                    )
                 if step % self.config.checkpoint_interval == 0 and step < fixmatch.steps:
                     self._save_checkpoint(generation, trainer, picks, history)
                 if self.on_step is not None:
@@ -191,9 +234,10 @@ class CrestRun:
         self.log.write("done", generations=generations, result=history[-1] if history else None)
         return history
 
-    def _finish_generation(self, generation: int, trainer: FixMatchTrainer, history: List[dict]) -> Picks:
+    def _finish_generation(self, generation: int, trainer: FixMatchTrainer, history: list[dict]) -> Picks:
         """Evaluate, choose the next picks, save generation_<g>.pt and the checkpoint; return the picks."""
         device, crest = self.placement.device, self.config.crest
+        broadcast_from_main(trainer.ema.shadow, self.placement)  # identical picks on every process
         metrics = evaluate_on_test(trainer.ema.shadow, self.dataset, self.prior, device)
         last = generation == crest.generations - 1
         picks = Picks.none() if last else choose_picks(trainer.ema.shadow, self.dataset, crest.alpha, device)
@@ -207,15 +251,18 @@ class CrestRun:
         }
         history.append(result)
         if self.placement.is_main:
-            self.run_dir.save(self.run_dir.generation_path(generation), {
-                "ema": trainer.ema.shadow.state_dict(),
-                "model_config": dataclasses.asdict(self.config.model),
-                "class_names": self.dataset.class_names,
-                "image_shape": tuple(self.dataset.images.shape[1:]),
-                "prior": self.prior,
-                "metrics": metrics,
-                "result": result,
-            })
+            self.run_dir.save(
+                self.run_dir.generation_path(generation),
+                {
+                    "ema": trainer.ema.shadow.state_dict(),
+                    "model_config": dataclasses.asdict(self.config.model),
+                    "class_names": self.dataset.class_names,
+                    "image_shape": tuple(self.dataset.images.shape[1:]),
+                    "prior": self.prior,
+                    "metrics": metrics,
+                    "result": result,
+                },
+            )
         self._save_checkpoint(generation + 1, None, picks, history)
         self.log.write("generation", **result)
         return picks

@@ -15,12 +15,13 @@ Layout of a dataset folder::
 ``splits`` hold sample indices (rows of the arrays). Samples of one source volume may not be both in
 training (labelled / unlabelled) and test: splits are patient-level.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -48,15 +49,15 @@ class Dataset:
 
     images: np.ndarray
     labels: np.ndarray
-    splits: Dict[str, np.ndarray]
-    class_names: List[str]
-    volume_ids: Optional[List[str]] = None
+    splits: dict[str, np.ndarray]
+    class_names: list[str]
+    volume_ids: list[str] | None = None
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def part(self, split: str) -> "tuple[np.ndarray, np.ndarray]":
+    def part(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(images (n, C, H, W), labels (n,)) of one split."""
         index = self.splits[split]
         return self.images[index], self.labels[index]
@@ -67,14 +68,14 @@ class Dataset:
 
 
 def save_dataset(
-    folder: Union[str, Path],
+    folder: str | Path,
     images: np.ndarray,
     labels: np.ndarray,
-    splits: Dict[str, Sequence[int]],
+    splits: dict[str, Sequence[int]],
     class_names: Sequence[str],
-    volume_index: Optional[np.ndarray] = None,
-    volumes: Optional[List[dict]] = None,
-    intensity_window: Optional[Sequence[float]] = None,
+    volume_index: np.ndarray | None = None,
+    volumes: list[dict] | None = None,
+    intensity_window: Sequence[float] | None = None,
 ) -> Path:
     """Write ``folder/manifest.json`` and ``folder/arrays.npz``; return the manifest path.
 
@@ -105,13 +106,13 @@ def save_dataset(
     return path
 
 
-def manifest_path(path: Union[str, Path]) -> Path:
+def manifest_path(path: str | Path) -> Path:
     """The manifest of a dataset given as its folder or as the manifest file itself."""
     path = Path(path)
     return path / "manifest.json" if path.is_dir() else path
 
 
-def load_dataset(path: Union[str, Path]) -> Dataset:
+def load_dataset(path: str | Path) -> Dataset:
     """Read and validate a dataset (folder or manifest path).
 
     Raises:
@@ -135,7 +136,7 @@ def load_dataset(path: Union[str, Path]) -> Dataset:
             if key not in arrays:
                 raise DatasetError(f"{arrays_path} lacks the array {key!r} (has {sorted(arrays.files)})")
         images, labels = arrays["images"], arrays["labels"]
-        volume_index = arrays["volume_index"] if "volume_index" in arrays else None
+        volume_index = arrays.get("volume_index", None)
     images = normalised_images(images, manifest.get("intensity_window"), arrays_path)
     labels = _checked_labels(labels, len(images), len(manifest["class_names"]))
     splits = _checked_splits(manifest["splits"], labels, len(images))
@@ -151,7 +152,9 @@ def _check_manifest(manifest: dict, path: Path) -> None:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise DatasetError(f"{path}: 'format' must be {FORMAT_NAME!r}")
     if manifest.get("version") != FORMAT_VERSION:
-        raise DatasetError(f"{path}: unsupported version {manifest.get('version')!r}, expected {FORMAT_VERSION}")
+        raise DatasetError(
+            f"{path}: unsupported version {manifest.get('version')!r}, expected {FORMAT_VERSION}"
+        )
     for key in ("class_names", "arrays", "splits"):
         if key not in manifest:
             raise DatasetError(f"{path}: missing key {key!r}")
@@ -165,7 +168,7 @@ def _check_manifest(manifest: dict, path: Path) -> None:
         raise DatasetError(f"{path}: splits lacks {missing}")
 
 
-def normalised_images(images: np.ndarray, window: Optional[Sequence[float]], where: Union[str, Path]) -> np.ndarray:
+def normalised_images(images: np.ndarray, window: Sequence[float] | None, where: str | Path) -> np.ndarray:
     """(N, C, H, W) float32 in [0, 1] from uint8 (/255) or float (window, or already in [0, 1]).
 
     Raises:
@@ -181,7 +184,9 @@ def normalised_images(images: np.ndarray, window: Optional[Sequence[float]], whe
     bad = ~np.isfinite(images)
     if bad.any():
         first = int(np.argwhere(bad)[0][0])
-        raise DatasetError(f"{where}: {int(bad.sum())} NaN or infinite pixel values (first in sample {first})")
+        raise DatasetError(
+            f"{where}: {int(bad.sum())} NaN or infinite pixel values (first in sample {first})"
+        )
     images = images.astype(np.float32)
     if window is not None:
         lo, hi = float(window[0]), float(window[1])
@@ -203,11 +208,13 @@ def _checked_labels(labels: np.ndarray, n: int, k: int) -> np.ndarray:
         raise DatasetError(f"labels must be integers, got {labels.dtype}")
     outside = labels[(labels >= k) | (labels < UNKNOWN_LABEL)]
     if outside.size:
-        raise DatasetError(f"labels {sorted(set(outside.tolist()))} are not class ids 0..{k - 1} (class_names has {k})")
+        raise DatasetError(
+            f"labels {sorted(set(outside.tolist()))} are not class ids 0..{k - 1} (class_names has {k})"
+        )
     return labels.astype(np.int64)
 
 
-def _checked_splits(raw: dict, labels: np.ndarray, n: int) -> Dict[str, np.ndarray]:
+def _checked_splits(raw: dict, labels: np.ndarray, n: int) -> dict[str, np.ndarray]:
     splits = {name: np.asarray(raw.get(name, []), dtype=np.int64) for name in SPLITS}
     seen = np.zeros(n, dtype=bool)
     for name, index in splits.items():
@@ -230,7 +237,7 @@ def _check_labelled_classes(labelled: np.ndarray, class_names: Sequence[str]) ->
         raise DatasetError(f"classes without any labelled sample: {', '.join(empty)}")
 
 
-def _checked_volume_ids(volume_index: np.ndarray, volumes: List[dict], n: int) -> List[str]:
+def _checked_volume_ids(volume_index: np.ndarray, volumes: list[dict], n: int) -> list[str]:
     if volume_index.shape != (n,):
         raise DatasetError(f"volume_index must have shape ({n},), got {volume_index.shape}")
     if volume_index.size and (volume_index.min() < 0 or volume_index.max() >= len(volumes)):
@@ -239,7 +246,7 @@ def _checked_volume_ids(volume_index: np.ndarray, volumes: List[dict], n: int) -
     return [ids[i] for i in volume_index]
 
 
-def _check_patient_level_split(volume_ids: List[str], splits: Dict[str, np.ndarray]) -> None:
+def _check_patient_level_split(volume_ids: list[str], splits: dict[str, np.ndarray]) -> None:
     train = {volume_ids[i] for name in ("labelled", "unlabelled") for i in splits[name]}
     shared = sorted(train & {volume_ids[i] for i in splits["test"]})
     if shared:

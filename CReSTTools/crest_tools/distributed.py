@@ -1,4 +1,5 @@
 """Device choice and multi-GPU data parallelism through torchrun (DistributedDataParallel)."""
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,7 @@ class Placement:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" -> CUDA when available, else CPU; any other torch device string as given."""
+    """ "auto" -> CUDA when available, else CPU; any other torch device string as given."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -60,3 +61,12 @@ def barrier(placement: Placement) -> None:
     """Wait for all processes (no-op for a single process)."""
     if placement.world_size > 1:
         dist.barrier()
+
+
+@torch.no_grad()
+def broadcast_from_main(module: nn.Module, placement: Placement) -> None:
+    """Give every process the main process's weights and buffers (BatchNorm statistics differ per rank)."""
+    if placement.world_size == 1:
+        return
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        dist.broadcast(tensor.data, src=0)

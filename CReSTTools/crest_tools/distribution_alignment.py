@@ -1,7 +1,6 @@
 """CReST+ progressive distribution alignment of pseudo-label probabilities."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 
@@ -36,7 +35,7 @@ class DistributionAligner:
     def __init__(self, target: torch.Tensor, momentum: float) -> None:
         self.target = target
         self.momentum = momentum
-        self.running_mean: Optional[torch.Tensor] = None
+        self.running_mean: torch.Tensor | None = None
 
     def __call__(self, probabilities: torch.Tensor) -> torch.Tensor:
         """probabilities (B, K) rows summing to 1 -> aligned (B, K) rows summing to 1."""

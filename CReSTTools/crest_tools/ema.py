@@ -1,4 +1,5 @@
 """Exponential moving average (EMA) of a model's weights, the model used for evaluation."""
+
 from __future__ import annotations
 
 import copy

@@ -1,9 +1,10 @@
 """FixMatch: one semi-supervised training run, the unchanged base trainer of every CReST generation."""
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +15,7 @@ from .config import FixMatchConfig
 from .distribution_alignment import DistributionAligner
 from .ema import EmaModel
 
-StepLogs = Dict[str, float]
+StepLogs = dict[str, float]
 
 
 @dataclass
@@ -60,7 +61,7 @@ class FixMatchTrainer:
         config: FixMatchConfig,
         data: TrainingData,
         generator: torch.Generator,
-        aligner: Optional[DistributionAligner] = None,
+        aligner: DistributionAligner | None = None,
     ) -> None:
         self.model = model
         self.network = getattr(model, "module", model)
@@ -70,8 +71,11 @@ class FixMatchTrainer:
         self.aligner = aligner
         self.ema = EmaModel(self.network, config.ema_decay)
         self.optimizer = torch.optim.SGD(
-            model.parameters(), lr=config.lr, momentum=config.momentum,
-            weight_decay=config.weight_decay, nesterov=True,
+            model.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            nesterov=True,
         )
         self.step = 0
 
@@ -79,7 +83,9 @@ class FixMatchTrainer:
         """Indices (size,) drawn with replacement from the rows of ``images``."""
         return torch.randint(0, len(images), (size,), generator=self.generator).to(images.device)
 
-    def _unlabelled_loss(self, weak_logits: torch.Tensor, strong_logits: torch.Tensor) -> "tuple[torch.Tensor, torch.Tensor]":
+    def _unlabelled_loss(
+        self, weak_logits: torch.Tensor, strong_logits: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss, mask (B_u,) of confident pseudo-labels) from the two views' logits (B_u, K)."""
         with torch.no_grad():
             probabilities = weak_logits.softmax(dim=1)
@@ -100,14 +106,17 @@ class FixMatchTrainer:
         n_unlabelled = config.batch_size * config.unlabelled_ratio if len(data.unlabelled_images) else 0
         if n_unlabelled:
             unlabelled = data.unlabelled_images[self._batch(data.unlabelled_images, n_unlabelled)]
-            views += [weak_augment(unlabelled, self.generator, config.flip), strong_augment(unlabelled, self.generator, config.flip)]
+            views += [
+                weak_augment(unlabelled, self.generator, config.flip),
+                strong_augment(unlabelled, self.generator, config.flip),
+            ]
         self.model.train()
         logits = self.model(torch.cat(views))
         loss_x = F.cross_entropy(logits[: config.batch_size], data.labelled_labels[labelled])
         logs = {"loss_x": loss_x.item(), "loss_u": 0.0, "mask_rate": 0.0}
         loss = loss_x
         if n_unlabelled:
-            weak_logits, strong_logits = logits[config.batch_size:].chunk(2)
+            weak_logits, strong_logits = logits[config.batch_size :].chunk(2)
             loss_u, mask = self._unlabelled_loss(weak_logits.detach(), strong_logits)
             loss = loss_x + config.unlabelled_weight * loss_u
             logs.update(loss_u=loss_u.item(), mask_rate=mask.mean().item())

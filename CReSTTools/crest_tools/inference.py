@@ -1,8 +1,8 @@
 """Batched prediction with a classifier, and loading the trained model of a run folder."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
 
 import numpy as np
 import torch
@@ -14,7 +14,9 @@ from .run_directory import RunDirectory, RunDirectoryError
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 1024) -> np.ndarray:
+def predict_logits(
+    model: nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 1024
+) -> np.ndarray:
     """Logits (N, K) float32 for images (N, C, H, W) float in [0, 1], model in eval mode."""
     model.eval()
     chunks = [
@@ -35,12 +37,14 @@ class TrainedModel:
     """The EMA classifier of one finished generation, with what is needed to use it."""
 
     model: nn.Module
-    class_names: List[str]
+    class_names: list[str]
     prior: np.ndarray  # (K,) labelled-set class frequencies, for logit adjustment
     generation: int
 
 
-def load_trained_model(run_dir: RunDirectory, device: torch.device, generation: Optional[int] = None) -> TrainedModel:
+def load_trained_model(
+    run_dir: RunDirectory, device: torch.device, generation: int | None = None
+) -> TrainedModel:
     """The EMA model of ``generation`` (default: the last finished one) of a run folder.
 
     Raises:
@@ -54,4 +58,6 @@ def load_trained_model(run_dir: RunDirectory, device: torch.device, generation: 
     channels, num_classes = saved["image_shape"][0], len(saved["class_names"])
     model = build_model(ModelConfig(**saved["model_config"]), channels, num_classes)
     model.load_state_dict(saved["ema"])
-    return TrainedModel(model.to(device).eval(), list(saved["class_names"]), np.asarray(saved["prior"]), generation)
+    return TrainedModel(
+        model.to(device).eval(), list(saved["class_names"]), np.asarray(saved["prior"]), generation
+    )

@@ -1,4 +1,5 @@
 """Classifier networks: a small CNN that trains on CPU in minutes, and a wide residual network."""
+
 from __future__ import annotations
 
 import torch
@@ -10,7 +11,9 @@ STAGES = 3  # resolution halves between stages; channels double
 
 
 def _conv_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)
+    )
 
 
 class SmallCNN(nn.Module):
@@ -49,7 +52,9 @@ class PreActBlock(nn.Module):
         self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
         self.relu = nn.LeakyReLU(0.1, inplace=True)
-        self.shortcut = None if c_in == c_out and stride == 1 else nn.Conv2d(c_in, c_out, 1, stride, bias=False)
+        self.shortcut = (
+            None if c_in == c_out and stride == 1 else nn.Conv2d(c_in, c_out, 1, stride, bias=False)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, c_in, H, W) -> (B, c_out, H / stride, W / stride)."""

@@ -1,8 +1,9 @@
 """Figures of an evaluation: confusion matrix and test accuracy per generation (matplotlib, Agg)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Sequence
 
 import numpy as np
 
@@ -30,15 +31,22 @@ def save_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: 
     axes.set_ylabel("true")
     axes.set_title(title)
     for (row, column), value in np.ndenumerate(matrix):
-        axes.text(column, row, int(value), ha="center", va="center", fontsize=7,
-                  color="white" if rates[row, column] > 0.5 else "black")
+        axes.text(
+            column,
+            row,
+            int(value),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if rates[row, column] > 0.5 else "black",
+        )
     figure.colorbar(image, ax=axes, label="fraction of the true class")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
 
 
-def save_accuracy_per_generation(history: List[dict], path: Path) -> None:
+def save_accuracy_per_generation(history: list[dict], path: Path) -> None:
     """PNG of test balanced accuracy, plain and logit-adjusted, against the generation index."""
     plt = _pyplot()
     generations = [entry["generation"] for entry in history]

@@ -5,18 +5,19 @@ Every line is an object with "event" and "time" (UNIX seconds). Events written b
 "generation" (generation, test metrics with and without logit adjustment, picks per class),
 "done". A kill may truncate the last line; :func:`read_progress_log` skips it.
 """
+
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Any, List, Union
+from typing import Any
 
 
 class ProgressLog:
     """Appends events to ``path``; a no-op writer when ``enabled`` is False (non-main DDP ranks)."""
 
-    def __init__(self, path: Union[str, Path], enabled: bool = True) -> None:
+    def __init__(self, path: str | Path, enabled: bool = True) -> None:
         self.path = Path(path)
         self.enabled = enabled
 
@@ -35,7 +36,7 @@ class ProgressLog:
             return stream.read(1) == b"\n"
 
 
-def read_progress_log(path: Union[str, Path]) -> List[dict]:
+def read_progress_log(path: str | Path) -> list[dict]:
     """All complete events of a progress log, oldest first; unparseable lines are skipped."""
     events = []
     path = Path(path)

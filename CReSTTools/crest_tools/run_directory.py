@@ -1,11 +1,12 @@
 """The RUN_DIR of a training run: its config, progress log and checkpoints, written atomically."""
+
 from __future__ import annotations
 
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable
 
 import torch
 
@@ -36,7 +37,7 @@ class RunDirectory:
     ``generation_<g>.pt`` (EMA model and metrics at the end of generation g).
     """
 
-    def __init__(self, path: Union[str, Path]) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.config_path = self.path / "config.json"
         self.log_path = self.path / "progress.jsonl"
@@ -72,7 +73,7 @@ class RunDirectory:
         """torch.save ``state`` to ``path`` atomically: a kill leaves the old file or the new one."""
         _atomic_write(path, lambda tmp: torch.save(state, tmp))
 
-    def load(self, path: Path) -> Optional[Any]:
+    def load(self, path: Path) -> Any | None:
         """The object saved at ``path``, or None when it does not exist."""
         return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
 

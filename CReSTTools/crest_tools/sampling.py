@@ -1,4 +1,5 @@
 """CReST class-rebalancing selection of pseudo-labelled samples for the next generation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +28,7 @@ def sampling_rates(labelled_counts: np.ndarray, alpha: float) -> np.ndarray:
     return rates
 
 
-def select_pseudo_labelled(probabilities: np.ndarray, rates: np.ndarray) -> "tuple[np.ndarray, np.ndarray]":
+def select_pseudo_labelled(probabilities: np.ndarray, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Keep, per predicted class c, the floor(rates[c] * n_c) most confident of its n_c predictions.
 
     Args:

@@ -1,4 +1,5 @@
 """Fixtures: the synthetic long-tailed dataset written in the crest format, and a quick run config."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 from crest_synthetic import synthetic_arrays
-
 from crest_tools.config import CrestConfig, FixMatchConfig, RunConfig
 from crest_tools.dataset_format import save_dataset
 

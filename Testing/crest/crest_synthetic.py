@@ -1,7 +1,6 @@
 """A small synthetic long-tailed dataset for the CReST tests (no shared data needed)."""
-from __future__ import annotations
 
-from typing import Dict, List
+from __future__ import annotations
 
 import numpy as np
 
@@ -25,17 +24,24 @@ def textured_images(class_id: int, count: int, rng: np.random.Generator) -> np.n
     return np.clip(images, 0.0, 1.0).astype(np.float32)
 
 
-def synthetic_arrays(seed: int = 0) -> Dict[str, object]:
+def synthetic_arrays(seed: int = 0) -> dict[str, object]:
     """Arrays and splits of a 4-class long-tailed dataset (labelled 40/12/6/3 for ids 2/0/3/1)."""
     rng = np.random.default_rng(seed)
-    images: List[np.ndarray] = []
-    labels: List[int] = []
-    splits: Dict[str, List[int]] = {"labelled": [], "unlabelled": [], "test": []}
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    splits: dict[str, list[int]] = {"labelled": [], "unlabelled": [], "test": []}
     for class_id, n_labelled in LABELLED_PER_CLASS.items():
-        for split, count in (("labelled", n_labelled), ("unlabelled", n_labelled * UNLABELLED_PER_LABELLED),
-                             ("test", TEST_PER_CLASS)):
+        for split, count in (
+            ("labelled", n_labelled),
+            ("unlabelled", n_labelled * UNLABELLED_PER_LABELLED),
+            ("test", TEST_PER_CLASS),
+        ):
             splits[split].extend(range(len(labels), len(labels) + count))
             images.append(textured_images(class_id, count, rng))
             labels.extend([class_id] * count)
-    return {"images": np.concatenate(images), "labels": np.array(labels), "splits": splits,
-            "class_names": ["zero", "one", "two", "three"]}
+    return {
+        "images": np.concatenate(images),
+        "labels": np.array(labels),
+        "splits": splits,
+        "class_names": ["zero", "one", "two", "three"],
+    }

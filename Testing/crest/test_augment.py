@@ -1,9 +1,16 @@
 """Augmentations keep shape, dtype and the [0, 1] range, for one or several channels."""
+
 import pytest
 import torch
 import torch.nn.functional as F
-
-from crest_tools.augment import RAND_AUGMENT_OPS, cutout, random_flip, random_translate, strong_augment, weak_augment
+from crest_tools.augment import (
+    RAND_AUGMENT_OPS,
+    cutout,
+    random_flip,
+    random_translate,
+    strong_augment,
+    weak_augment,
+)
 
 
 def images(channels: int) -> torch.Tensor:
@@ -39,7 +46,7 @@ def test_translate_is_a_crop_of_the_reflect_padded_image():
     out = random_translate(x, torch.Generator().manual_seed(1), fraction=0.125)
     padded = F.pad(x, (2, 2, 2, 2), mode="reflect")  # 12.5% of 16 and 20 -> 2 and 2 (rounded, >= 1)
     for image, shifted in zip(padded, out):
-        crops = [image[:, dy: dy + 20, dx: dx + 16] for dy in range(5) for dx in range(5)]
+        crops = [image[:, dy : dy + 20, dx : dx + 16] for dy in range(5) for dx in range(5)]
         assert any(torch.equal(crop, shifted) for crop in crops)
 
 

@@ -1,15 +1,30 @@
 """The crest command line: train, evaluate (metrics and figures), predict, and error reporting."""
+
 import csv
 import json
 
 import numpy as np
 import pytest
 from crest_synthetic import synthetic_arrays
-
 from crest_tools.cli import main
 
-TRAIN_OPTIONS = ["--method", "crest", "--generations", "2", "--steps", "60", "--batch-size", "16",
-                 "--unlabelled-ratio", "2", "--threshold", "0.9", "--threads", "1", "--no-progress"]
+TRAIN_OPTIONS = [
+    "--method",
+    "crest",
+    "--generations",
+    "2",
+    "--steps",
+    "60",
+    "--batch-size",
+    "16",
+    "--unlabelled-ratio",
+    "2",
+    "--threshold",
+    "0.9",
+    "--threads",
+    "1",
+    "--no-progress",
+]
 
 
 @pytest.fixture
@@ -45,7 +60,9 @@ def test_predict_writes_one_row_per_image(finished_run, tmp_path):
 
 
 def test_train_refuses_other_config_in_same_run_dir(finished_run, dataset_folder, capsys):
-    assert main(["train", str(dataset_folder), "-o", str(finished_run), *TRAIN_OPTIONS, "--alpha", "0.5"]) == 2
+    assert (
+        main(["train", str(dataset_folder), "-o", str(finished_run), *TRAIN_OPTIONS, "--alpha", "0.5"]) == 2
+    )
     assert "different config (crest.alpha" in capsys.readouterr().err
 
 

@@ -1,10 +1,10 @@
 """Dataset format round trip, and a clear error for each kind of bad input."""
+
 import json
 
 import numpy as np
 import pytest
 from crest_synthetic import synthetic_arrays
-
 from crest_tools.dataset_format import DatasetError, load_dataset, save_dataset
 
 

@@ -1,13 +1,20 @@
 """CReST+ progressive distribution alignment: temperature schedule, tempered target, reweighting."""
+
 import pytest
 import torch
-
 from crest_tools.distribution_alignment import DistributionAligner, alignment_temperature, tempered_target
 
 
-@pytest.mark.parametrize("generation, generations, t_min, expected", [
-    (0, 6, 0.5, 1.0), (5, 6, 0.5, 0.5), (2, 6, 0.5, 0.8), (1, 3, 0.0, 0.5), (0, 1, 0.5, 1.0),
-])
+@pytest.mark.parametrize(
+    "generation, generations, t_min, expected",
+    [
+        (0, 6, 0.5, 1.0),
+        (5, 6, 0.5, 0.5),
+        (2, 6, 0.5, 0.8),
+        (1, 3, 0.0, 0.5),
+        (0, 1, 0.5, 1.0),
+    ],
+)
 def test_temperature_goes_linearly_from_one_to_t_min(generation, generations, t_min, expected):
     assert alignment_temperature(generation, generations, t_min) == pytest.approx(expected)
 

@@ -1,6 +1,6 @@
 """Balanced accuracy, per-class precision / recall and logit adjustment."""
-import numpy as np
 
+import numpy as np
 from crest_tools.metrics import classification_report, logit_adjusted
 
 

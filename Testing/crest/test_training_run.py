@@ -1,4 +1,5 @@
 """End-to-end training on the synthetic long-tailed data: learning, interruption and resume."""
+
 import os
 import signal
 import subprocess
@@ -8,7 +9,6 @@ import time
 import numpy as np
 import pytest
 import torch
-
 from crest_tools.config import CrestConfig, RunConfig
 from crest_tools.crest import CrestRun
 from crest_tools.dataset_format import load_dataset
@@ -26,7 +26,9 @@ class Interrupted(Exception):
 def train(config: RunConfig, run_path, on_step=None):
     run_dir = RunDirectory(run_path)
     run_dir.prepare(config)
-    return CrestRun(config, load_dataset(config.dataset), run_dir, CPU, show_progress=False, on_step=on_step).run()
+    return CrestRun(
+        config, load_dataset(config.dataset), run_dir, CPU, show_progress=False, on_step=on_step
+    ).run()
 
 
 def test_crest_plus_learns_well_above_chance_and_picks_pseudo_labels(quick_config, tmp_path):
@@ -60,8 +62,12 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(quick_config
     assert len(resumed) == len(reference) == quick_config.crest.generations
     for a, b in zip(reference, resumed):
         assert a["balanced_accuracy"] == b["balanced_accuracy"]
-    straight_ema = RunDirectory(tmp_path / "straight").load(RunDirectory(tmp_path / "straight").generation_path(2))["ema"]
-    resumed_ema = RunDirectory(tmp_path / "resumed").load(RunDirectory(tmp_path / "resumed").generation_path(2))["ema"]
+    straight_ema = RunDirectory(tmp_path / "straight").load(
+        RunDirectory(tmp_path / "straight").generation_path(2)
+    )["ema"]
+    resumed_ema = RunDirectory(tmp_path / "resumed").load(
+        RunDirectory(tmp_path / "resumed").generation_path(2)
+    )["ema"]
     for name, tensor in straight_ema.items():
         torch.testing.assert_close(resumed_ema[name], tensor, msg=name)
     assert RunDirectory(tmp_path / "resumed").load_config() == quick_config
@@ -84,10 +90,32 @@ def test_run_dir_with_different_config_is_refused(quick_config, tmp_path):
 
 def test_kill_9_during_training_then_resume_completes_all_generations(quick_config, tmp_path):
     run = tmp_path / "run"
-    command = [sys.executable, "-m", "crest_tools.cli", "train", quick_config.dataset, "-o", str(run),
-               "--method", "crest+", "--generations", "3", "--steps", "60", "--batch-size", "16",
-               "--unlabelled-ratio", "2", "--threshold", "0.9", "--checkpoint-interval", "10",
-               "--threads", "1", "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "crest_tools.cli",
+        "train",
+        quick_config.dataset,
+        "-o",
+        str(run),
+        "--method",
+        "crest+",
+        "--generations",
+        "3",
+        "--steps",
+        "60",
+        "--batch-size",
+        "16",
+        "--unlabelled-ratio",
+        "2",
+        "--threshold",
+        "0.9",
+        "--checkpoint-interval",
+        "10",
+        "--threads",
+        "1",
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = run / "progress.jsonl"
     deadline = time.time() + 120
@@ -99,7 +127,7 @@ def test_kill_9_during_training_then_resume_completes_all_generations(quick_conf
     process.wait()
     assert process.returncode == -signal.SIGKILL
     config_before = (run / "config.json").read_text()
-    assert subprocess.run(command, capture_output=True).returncode == 0
+    assert subprocess.run(command, check=False, capture_output=True).returncode == 0
     run_dir = RunDirectory(run)
     assert run_dir.last_generation() == 2
     assert (run / "config.json").read_text() == config_before
@@ -107,3 +135,41 @@ def test_kill_9_during_training_then_resume_completes_all_generations(quick_conf
     assert [e["event"] for e in events].count("resume") == 1
     assert sorted({e["generation"] for e in events if e["event"] == "generation"}) == [0, 1, 2]
     assert len(run_dir.load(run_dir.checkpoint_path)["history"]) == 3
+
+
+def test_two_process_torchrun_on_cpu_trains_and_writes_once(quick_config, tmp_path):
+    run = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "crest_tools.cli",
+        "train",
+        quick_config.dataset,
+        "-o",
+        str(run),
+        "--method",
+        "crest+",
+        "--generations",
+        "2",
+        "--steps",
+        "30",
+        "--batch-size",
+        "8",
+        "--unlabelled-ratio",
+        "2",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
+    finished = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert RunDirectory(run).last_generation() == 1
+    events = read_progress_log(run / "progress.jsonl")
+    assert [e["event"] for e in events].count("start") == 1  # only the main process writes
