@@ -171,64 +171,56 @@ class CrestRun:
                 },
             )
 
-    def _resume_generator(self, generation: int, step: int, state: torch.Tensor | None) -> None:
-        """Restore the saved sampling state (one process) or re-seed per rank (several processes)."""
-        if state is not None and self.placement.world_size == 1:
-            self.generator.set_state(state)
-        else:
-            self.generator.manual_seed(self._seed(generation, step))
+    def _start_generation(self, generation: int, picks: Picks, checkpoint: dict | None) -> FixMatchTrainer:
+        """A fresh trainer for ``generation``, restored from ``checkpoint`` when it stopped mid-way.
+
+        The sampling generator is re-seeded at the start of a generation; mid-way it is restored
+        (one process) or re-seeded from the step (several processes, whose states are not saved).
+        """
+        trainer = self._trainer(generation, picks)
+        if checkpoint is not None and checkpoint["trainer"] is not None:
+            trainer.load_state_dict(checkpoint["trainer"])
+            if self.placement.world_size == 1:
+                self.generator.set_state(checkpoint["generator"])
+                return trainer
+        self.generator.manual_seed(self._seed(generation, trainer.step))
+        return trainer
+
+    def _step_observer(
+        self, bar: tqdm, generation: int, trainer: FixMatchTrainer, picks: Picks, history: list[dict]
+    ) -> Callable[[int, StepLogs], None]:
+        """The after-step callback of a generation: progress bar, log lines, interval checkpoints."""
+        steps = self.config.fixmatch.steps
+
+        def after_step(step: int, logs: StepLogs) -> None:
+            bar.update(1)
+            bar.set_postfix(
+                generation=generation, loss=f"{logs['loss']:.3f}", mask=f"{logs['mask_rate']:.2f}"
+            )
+            if step % self.config.log_interval == 0 or step == steps:
+                lr = trainer.optimizer.param_groups[0]["lr"]
+                self.log.write("step", generation=generation, step=step, steps=steps, lr=lr, **logs)
+            if step % self.config.checkpoint_interval == 0 and step < steps:
+                self._save_checkpoint(generation, trainer, picks, history)
+            if self.on_step is not None:
+                self.on_step(generation, step, logs)
+
+        return after_step
 
     def run(self) -> list[dict]:
         """Train the remaining generations; returns one result dict per generation."""
-        fixmatch, generations = self.config.fixmatch, self.config.crest.generations
+        steps, generations = self.config.fixmatch.steps, self.config.crest.generations
         checkpoint = self.run_dir.load(self.run_dir.checkpoint_path)
         start = checkpoint["generation"] if checkpoint else 0
         picks = checkpoint["picks"] if checkpoint else Picks.none()
         history = checkpoint["history"] if checkpoint else []
-        trainer_state = checkpoint["trainer"] if checkpoint else None
         self.log.write("resume" if checkpoint else "start", generation=start, generations=generations)
-        done_steps = start * fixmatch.steps + (trainer_state["step"] if trainer_state else 0)
-        bar = tqdm(
-            total=generations * fixmatch.steps,
-            initial=done_steps,
-            disable=not self.show_progress,
-            desc="crest",
-        )
+        done = start * steps + (checkpoint["trainer"]["step"] if checkpoint and checkpoint["trainer"] else 0)
+        bar = tqdm(total=generations * steps, initial=done, disable=not self.show_progress, desc="crest")
         for generation in range(start, generations):
-            trainer = self._trainer(generation, picks)
-            if trainer_state is not None:
-                trainer.load_state_dict(trainer_state)
-                self._resume_generator(generation, trainer.step, checkpoint["generator"])
-            else:
-                self._resume_generator(generation, 0, None)
-            trainer_state = None
-
-            def after_step(
-                step: int,
-                logs: StepLogs,
-                generation: int = generation,
-                trainer: FixMatchTrainer = trainer,
-                picks: Picks = picks,
-            ) -> None:
-                bar.update(1)
-                bar.set_postfix(
-                    generation=generation, loss=f"{logs['loss']:.3f}", mask=f"{logs['mask_rate']:.2f}"
-                )
-                if step % self.config.log_interval == 0 or step == fixmatch.steps:
-                    self.log.write(
-                        "step",
-                        generation=generation,
-                        step=step,
-                        steps=fixmatch.steps,
-                        lr=trainer.optimizer.param_groups[0]["lr"],
-                        **logs,
-                    )
-                if step % self.config.checkpoint_interval == 0 and step < fixmatch.steps:
-                    self._save_checkpoint(generation, trainer, picks, history)
-                if self.on_step is not None:
-                    self.on_step(generation, step, logs)
-
-            trainer.run(after_step)
+            trainer = self._start_generation(generation, picks, checkpoint)
+            checkpoint = None
+            trainer.run(self._step_observer(bar, generation, trainer, picks, history))
             picks = self._finish_generation(generation, trainer, history)
         bar.close()
         self.log.write("done", generations=generations, result=history[-1] if history else None)
