@@ -45,8 +45,8 @@ def local_affinity(
         y1 = min(h, y0 + rows)
         window = F.unfold(padded[:, :, y0 : y1 + 2 * radius], k).view(b, c, k * k, (y1 - y0) * w)
         valid = F.unfold(inside[:, :, y0 : y1 + 2 * radius], k).view(1, k * k, (y1 - y0) * w) > 0
-        target = target_features[:, :, y0:y1].reshape(b, c, 1, (y1 - y0) * w)
-        logits = (window * target).sum(1).masked_fill(~valid, float("-inf"))
+        target = target_features[:, :, y0:y1].reshape(b, c, (y1 - y0) * w)
+        logits = torch.einsum("bcdn,bcn->bdn", window, target).masked_fill(~valid, float("-inf"))
         bands.append(torch.softmax(logits, dim=1).view(b, k * k, y1 - y0, w))
     return torch.cat(bands, dim=2)
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .affinity import DEFAULT_BAND_BYTES, local_affinity, warp
-from .region import Roi, full_frame, roi_around
+from .region import ROI_SLACK_PX, Roi, full_frame, roi_around
 from .slice_source import SliceSource
 from .verification import VerificationConfig, verify_mask
 
@@ -41,9 +41,18 @@ class PairPropagator:
         reach = 2 * self.radius * self.stride + int(model.receptive_radius) + verification.ring_iterations
         self.margin = -(-reach // self.stride) * self.stride
         self._features: OrderedDict[tuple[int, Roi], torch.Tensor] = OrderedDict()
+        self._last_roi: Roi | None = None
 
     def region(self, mask: np.ndarray) -> Roi:
-        return roi_around(mask, self.margin) if self.use_roi else full_frame(mask.shape)
+        """The ROI for propagating ``mask``: the previous one while it still covers the mask's
+        needs without being more than twice too large (so consecutive steps share features)."""
+        if not self.use_roi:
+            return full_frame(mask.shape)
+        needed = roi_around(mask, self.margin)
+        last = self._last_roi
+        if last is None or not last.contains(needed) or last.area > 2 * needed.area:
+            self._last_roi = roi_around(mask, self.margin + ROI_SLACK_PX)
+        return self._last_roi
 
     def _padded_crop(self, index: int, roi: Roi) -> torch.Tensor:
         """(1, 1, h, w) crop, replicate-padded at its end to a multiple of the stride."""
@@ -59,7 +68,8 @@ class PairPropagator:
         todo = [i for i in indices if (i, roi) not in self._features]
         if todo:
             batch = torch.cat([self._padded_crop(i, roi) for i in todo])
-            with torch.inference_mode():
+            # the TorchScript profiling executor re-specialises for every new ROI shape: run it plain
+            with torch.inference_mode(), torch.jit.optimized_execution(False):
                 feats = self.model(batch)
             for k, i in enumerate(todo):
                 self._features[(i, roi)] = feats[k : k + 1]

@@ -6,6 +6,7 @@ from typing import NamedTuple
 import numpy as np
 
 ROI_QUANTUM_PX = 16  # ROI bounds snap to this grid so that neighbouring slices share features
+ROI_SLACK_PX = 16  # extra room when a new ROI is placed, so that it serves several slices
 
 
 class Roi(NamedTuple):
@@ -19,6 +20,14 @@ class Roi(NamedTuple):
     @property
     def slices(self) -> tuple[slice, slice]:
         return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+
+    def contains(self, other: "Roi") -> bool:
+        return self.y0 <= other.y0 and self.x0 <= other.x0 and self.y1 >= other.y1 and self.x1 >= other.x1
+
+    @property
+    def area(self) -> int:
+        return (self.y1 - self.y0) * (self.x1 - self.x0)
 
 
 def full_frame(shape_hw: tuple[int, int]) -> Roi:

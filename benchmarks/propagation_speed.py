@@ -1,0 +1,142 @@
+"""Propagation speed and peak memory on CPU: Sli2Vol engine vs a full-frame reference computation.
+
+Each measurement runs in its own process (peak RSS = that process's maximum resident memory,
+including ~0.3-0.4 GB for Python + torch themselves). The baseline is the straightforward
+full-frame computation of the reference: the reference encoder (stride 1, 16-128 channels, 64-d
+features) on whole slices and the local affinity over the whole image (no Python loop over window
+offsets; unfolded in bands of at most 1.2 GB, the reference's own stacked-shift footprint).
+
+Usage: python benchmarks/propagation_speed.py [--threads 2] [--model PATH] [--sizes 256 512]
+Prints a markdown table; with --results FILE it also rewrites that file's speed section.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SLICES = 100  # slices the structure spans
+BASELINE_STEPS = {256: 4, 512: 2}
+
+
+def structure_volume(size: int, seed: int = 0):
+    """A CT-like (SLICES + 20, size, size) volume with one drifting blob ~30% of the width across."""
+    from sli2vol.phantom import make_phantom
+
+    image, labels, spacing = make_phantom(shape=(int((SLICES + 2) / 0.7), size, size), n_structures=1, seed=seed)
+    return image, labels, spacing
+
+
+def run_engine(size: int, model: str | None) -> dict:
+    from sli2vol.phantom import largest_slice
+    from sli2vol.propagation import PropagationConfig, propagate_volume
+
+    image, labels, spacing = structure_volume(size)
+    mask = np.zeros_like(labels)
+    k = largest_slice(labels, 1)
+    mask[k] = labels[k]
+    steps = []
+    start = time.perf_counter()
+    out = propagate_volume(image, mask, spacing, model, PropagationConfig(device="cpu"),
+                           progress=lambda d, t: steps.append(d))
+    seconds = time.perf_counter() - start
+    extent = np.flatnonzero(out.any(axis=(1, 2)))
+    rows = np.flatnonzero(labels[k].any(axis=1))
+    return {"seconds": seconds, "steps": len(steps), "slices": int(extent.size),
+            "structure_px": int(rows[-1] - rows[0] + 1)}
+
+
+def run_baseline(size: int) -> dict:
+    import torch
+
+    from sli2vol.affinity import local_affinity, warp
+    from sli2vol.model_io import build_encoder
+    from sli2vol.network import NetworkConfig
+
+    encoder = build_encoder(NetworkConfig(arch="reference", edge_kind="reference")).eval()
+    image, labels, _ = structure_volume(size)
+    from sli2vol.normalization import intensity_window, normalize_intensity
+
+    vol = normalize_intensity(image, intensity_window(image))
+    k = int(np.argmax(labels.sum(axis=(1, 2))))
+    times = []
+    with torch.inference_mode():
+        for step in range(BASELINE_STEPS[size]):
+            t = time.perf_counter()
+            pair = torch.from_numpy(vol[k + step : k + step + 2])[:, None]
+            feats = encoder(pair)
+            weights = local_affinity(feats[:1], feats[1:], encoder.window_radius, band_bytes=int(1.2 * 2**30))
+            mask = torch.from_numpy((labels[k + step] > 0).astype(np.float32))[None, None]
+            warp(weights, mask, encoder.window_radius, encoder.stride)
+            times.append(time.perf_counter() - t)
+    per_step = float(np.median(times))
+    return {"seconds": per_step * SLICES, "steps": SLICES, "per_step": per_step, "measured_steps": len(times)}
+
+
+def worker(kind: str, size: int, model: str | None, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    result = run_engine(size, model) if kind == "engine" else run_baseline(size)
+    result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(json.dumps(result))
+
+
+def measure(kind: str, size: int, model: str | None, threads: int) -> dict:
+    cmd = [sys.executable, __file__, "--worker", kind, "--size", str(size), "--threads", str(threads)]
+    if model:
+        cmd += ["--model", model]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def report(rows: list, threads: int) -> str:
+    lines = [
+        f"Machine: {platform.processor() or platform.machine()}, torch threads = {threads}, CPU only.",
+        f"Structure spanning {SLICES} slices; baseline per-volume time = median step x {SLICES}.",
+        "",
+        "| slice size | method | per slice step (s) | per volume (s) | peak RSS (GB) | speed-up |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size, engine, base in rows:
+        per_step = engine["seconds"] / max(engine["steps"], 1)
+        lines.append(f"| {size}x{size} | Sli2Vol engine (ROI, stride-2 features; {engine['slices']} slices, "
+                     f"structure {engine['structure_px']} px) | {per_step:.4f} | {engine['seconds']:.2f} | "
+                     f"{engine['peak_rss_gb']:.2f} | {base['per_step'] / per_step:.0f}x |")
+        lines.append(f"| {size}x{size} | full-frame reference computation ({base['measured_steps']} steps timed) | "
+                     f"{base['per_step']:.3f} | {base['seconds']:.1f} | {base['peak_rss_gb']:.2f} | 1x |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--model", help="model file (default: the bundled model)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    p.add_argument("--results", help="markdown file whose sli2vol-speed section is rewritten")
+    p.add_argument("--worker", choices=("engine", "baseline"), help=argparse.SUPPRESS)
+    p.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args.worker, args.size, args.model, args.threads)
+        return
+    rows = [(s, measure("engine", s, args.model, args.threads), measure("baseline", s, args.model, args.threads))
+            for s in args.sizes]
+    table = report(rows, args.threads)
+    print(table)
+    if args.results:
+        from results_section import replace_section
+
+        replace_section(args.results, "sli2vol-speed",
+                        "## Sli2Vol propagation speed\n\n`python benchmarks/propagation_speed.py "
+                        "--results benchmarks/RESULTS.md`\n\n" + table)
+
+
+if __name__ == "__main__":
+    main()
