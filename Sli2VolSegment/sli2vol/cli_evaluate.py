@@ -1,6 +1,113 @@
-"""``sli2vol evaluate``: the paper's protocol on labelled volumes (filled in by the evaluation module)."""
+"""``sli2vol evaluate``: the paper's protocol on labelled volumes, baselines and ablations in one run."""
 from __future__ import annotations
+
+import datetime
+import shlex
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .annotation import InputError
+from .evaluation import EvaluationConfig, count_units, evaluate
+from .evaluation_data import cases_from_manifest, cases_from_pairs
+from .evaluation_methods import build_predictors, method_specs
+from .evaluation_report import existing_results, machine_description, markdown_tables, summarise, write_json, write_results
+
+
+def parse_models(values: list | None) -> dict:
+    """{name: path} from ``NAME=PATH`` (or a bare ``PATH``, named "model"); none: the bundled default."""
+    if not values:
+        return {"default": None}
+    models = {}
+    for value in values:
+        name, _, path = value.partition("=") if "=" in value else ("model", "", value)
+        if not name or name in models:
+            raise InputError(f"--model {value!r}: give each model once as NAME=PATH (names so far: {sorted(models)})")
+        if not Path(path).is_file():
+            raise InputError(f"--model {value!r}: model file not found: {path}")
+        models[name] = path
+    return models
+
+
+def output_folder(path: str, force: bool) -> Path:
+    """Create the output folder; refuse one that already holds results unless ``force``."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"output {folder} is a file; give a folder")
+    found = existing_results(folder) if folder.is_dir() else []
+    if found and not force:
+        raise InputError(f"output folder {folder} already holds {', '.join(found)}; use --force to overwrite")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def load_cases(args) -> list:
+    if (args.data is None) == (not args.pair):
+        raise InputError("give either a data folder with manifest.json or --pair IMAGE LABEL (one or more), not both")
+    if args.data is not None:
+        cases = cases_from_manifest(args.data, args.datasets, args.max_cases)
+    else:
+        cases = cases_from_pairs(args.pair)[: args.max_cases]
+    if not cases:
+        raise InputError("no labelled case to evaluate")
+    return cases
+
+
+def run_evaluate(args) -> int:
+    folder = output_folder(args.output, args.force)
+    cases = load_cases(args)
+    models = parse_models(args.model)
+    specs = method_specs(models, args.methods)
+    config = EvaluationConfig(axis=args.axis, seed=args.seed, structures=args.structures, worst=args.worst)
+    units = count_units(cases, args.structures)
+    if units == 0:
+        raise InputError(f"no structure of the {len(cases)} cases matches --structures {args.structures}")
+    predictors, identities = build_predictors(specs, models, args.device)
+    meta = {
+        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_description(), "seed": args.seed, "axis": args.axis,
+        "methods": [asdict(s) for s in specs], "models": identities,
+        "cases": [f"{c.dataset}/{c.case_id}" for c in cases],
+    }
+    bar = tqdm(total=units, unit="structure", desc="evaluating", disable=args.quiet)
+
+    def progress(description: str) -> None:
+        bar.set_postfix_str(description, refresh=False)
+        bar.update()
+
+    start = time.perf_counter()
+    try:
+        result = evaluate(cases, predictors, config, progress,
+                          after_case=lambda ev: write_json(folder, meta, ev.records, complete=False))
+    finally:
+        bar.close()
+    meta["wall_seconds"] = time.perf_counter() - start
+    write_results(folder, meta, result)
+    if not args.quiet:
+        print(markdown_tables(summarise(result.records)))
+    print(f"wrote {folder / 'results.md'}, {folder / 'results.json'} and overlays/ ({len(result.records)} results)")
+    return 0
 
 
 def add_parsers(sub) -> None:
-    return None
+    p = sub.add_parser("evaluate", help="the paper's protocol on labelled volumes: Dice per structure and method")
+    p.add_argument("data", nargs="?", help="folder with manifest.json (shared manifest format)")
+    p.add_argument("--pair", nargs=2, action="append", metavar=("IMAGE", "LABEL"), help="an image and its labels")
+    p.add_argument("-o", "--output", required=True, help="output folder (results.json, results.md, overlays/)")
+    p.add_argument("--force", action="store_true", help="overwrite results already in the output folder")
+    p.add_argument("--model", action="append", metavar="NAME=PATH",
+                   help="a model to evaluate (repeatable; 'edge' and 'raw' give the paper's ablation)")
+    p.add_argument("--methods", nargs="+", help="methods to run (default: optical_flow and the variants the models allow)")
+    p.add_argument("--datasets", nargs="+", help="datasets of the manifest to use (default: all labelled)")
+    p.add_argument("--structures", nargs="+", help="label ids, structure names or target groups (e.g. kidney)")
+    p.add_argument("--max-cases", type=int, help="at most this many cases per dataset")
+    p.add_argument("--seed", type=int, default=0, help="global seed of the annotated-slice draw")
+    p.add_argument("--axis", type=int, choices=(0, 1, 2), default=0, help="array axis of the annotated slice (0 = k)")
+    p.add_argument("--worst", type=int, default=3, help="overlay PNGs of this many lowest-Dice cases per method")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or tables on the terminal")
+    p.set_defaults(run=run_evaluate)

@@ -1,0 +1,96 @@
+"""The paper's evaluation protocol: per structure, annotate one slice drawn near the largest
+ground-truth slice, propagate it through the volume with each method, score 3-D Dice per volume."""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from .evaluation_data import Case, load_case, select_structures, target_group
+from .evaluation_overlays import WorstCases
+from .phantom import dice, largest_slice
+
+NEIGHBOURHOOD = 3  # the annotated slice is drawn among the +-3 slices around the largest one
+
+
+@dataclass
+class EvaluationConfig:
+    axis: int = 0  # array axis (0 = k) the annotated slice lies on and propagation runs along
+    seed: int = 0  # global seed; each (case, label) draws its slice from a seed derived from it
+    structures: Optional[list] = None  # label ids, structure names or target groups; None: all
+    worst: int = 3  # overlays kept per method (lowest Dice)
+
+
+@dataclass
+class Evaluation:
+    records: list = field(default_factory=list)  # one dict per (case, structure, method)
+    worst: dict = field(default_factory=dict)  # method -> WorstCases
+
+
+def slice_rng(seed: int, case_id: str, label: int) -> np.random.Generator:
+    """A generator seeded from (global seed, case id, label): the same draw for every method and run."""
+    digest = hashlib.sha256(f"{seed}:{case_id}:{label}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def annotated_slice(truth: np.ndarray, axis: int, rng: np.random.Generator) -> tuple[int, int]:
+    """(annotated slice, largest slice) along ``axis`` for the boolean structure ``truth`` (N0, N1, N2).
+
+    The annotated slice is drawn uniformly among the slices within +-3 of the largest-area slice,
+    clipped to the volume and restricted to slices where the structure is present.
+    """
+    largest = largest_slice(truth, True, axis)
+    present = np.moveaxis(truth, axis, 0).any(axis=(1, 2))
+    lo, hi = max(0, largest - NEIGHBOURHOOD), min(len(present), largest + NEIGHBOURHOOD + 1)
+    candidates = [k for k in range(lo, hi) if present[k]]
+    return int(rng.choice(candidates)), largest
+
+
+def _record(case: Case, label: int, name: str, index: int, largest: int) -> dict:
+    return {
+        "dataset": case.dataset, "case_id": case.case_id, "label": int(label), "structure": name,
+        "group": target_group(name), "annotated_slice": index, "largest_slice": largest,
+    }
+
+
+def evaluate(
+    cases: list,
+    predictors: dict,
+    config: EvaluationConfig = EvaluationConfig(),
+    progress: Optional[Callable[[str], None]] = None,
+    after_case: Optional[Callable[[Evaluation], None]] = None,
+) -> Evaluation:
+    """Run every predictor ({method: Predictor}) on every selected structure of every case.
+
+    ``progress`` is called with a short description after each (case, structure); ``after_case``
+    with the evaluation so far after each case. Structures absent from a case's labels are skipped.
+    """
+    result = Evaluation(worst={m: WorstCases(config.worst) for m in predictors})
+    for case in cases:
+        volume = load_case(case)
+        for label, name in select_structures(case, config.structures).items():
+            truth = volume.labels == label
+            if truth.any():
+                index, largest = annotated_slice(truth, config.axis, slice_rng(config.seed, case.case_id, label))
+                slice_mask = np.take(truth, index, axis=config.axis)
+                for method, predict in predictors.items():
+                    start = time.perf_counter()
+                    pred = predict(volume.image, volume.spacing, config.axis, index, slice_mask)
+                    record = _record(case, label, name, index, largest)
+                    record.update(method=method, dice=dice(pred, truth), seconds=time.perf_counter() - start,
+                                  truth_voxels=int(truth.sum()), predicted_voxels=int(pred.sum()))
+                    result.records.append(record)
+                    result.worst[method].offer(record, volume, truth, pred, config.axis)
+            if progress is not None:
+                progress(f"{case.case_id} {name}")
+        if after_case is not None:
+            after_case(result)
+    return result
+
+
+def count_units(cases: list, structures: Optional[list]) -> int:
+    """Number of (case, structure) units :func:`evaluate` reports progress for."""
+    return sum(len(select_structures(c, structures)) for c in cases)

@@ -1,0 +1,86 @@
+"""Overlay figures of the worst cases of an evaluation: the slice with the largest error, image in
+grey, ground truth and prediction contours."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_path
+
+
+@dataclass
+class ErrorSlice:
+    record: dict  # the evaluation record (dataset, case_id, structure, method, dice, ...)
+    index: int  # slice index along the evaluation axis
+    image: np.ndarray  # (H, W) intensities
+    truth: np.ndarray  # (H, W) bool
+    pred: np.ndarray  # (H, W) bool
+    aspect: float  # pixel height / width (mm / mm)
+
+
+def error_slice(record: dict, volume, truth: np.ndarray, pred: np.ndarray, axis: int) -> ErrorSlice:
+    """The slice along ``axis`` with the most voxels where ``pred`` and ``truth`` (N0, N1, N2) disagree."""
+    errors = np.moveaxis(pred ^ truth, axis, 0).sum(axis=(1, 2))
+    k = int(np.argmax(errors))
+    plane = [s for a, s in enumerate(volume.spacing) if a != axis]
+    image, truth_k, pred_k = (np.take(a, k, axis=axis) for a in (volume.image, truth, pred))
+    return ErrorSlice(record, k, image.astype(np.float32), truth_k, pred_k, plane[0] / plane[1])
+
+
+class WorstCases:
+    """The ``n`` lowest-Dice records offered, each with its largest-error slice (kept small in memory)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.items: list[ErrorSlice] = []
+
+    def offer(self, record: dict, volume, truth: np.ndarray, pred: np.ndarray, axis: int) -> None:
+        if self.n <= 0:
+            return
+        if len(self.items) == self.n and record["dice"] >= self.items[-1].record["dice"]:
+            return
+        self.items.append(error_slice(record, volume, truth, pred, axis))
+        self.items.sort(key=lambda e: e.record["dice"])
+        del self.items[self.n:]
+
+
+def overlay_name(item: ErrorSlice, rank: int) -> str:
+    """File name such as ``full_worst1_btcv_00_pancreas.png`` (only safe characters)."""
+    r = item.record
+    raw = f"{r['method']}_worst{rank}_{r['case_id']}_{r['structure']}"
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", raw) + ".png"
+
+
+def render_overlay(item: ErrorSlice, path: Path) -> None:
+    """Write a PNG of the image slice with ground truth (green) and prediction (red) contours."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    r = item.record
+    fig = Figure(figsize=(6, 6), dpi=100)
+    ax = fig.add_subplot()
+    ax.imshow(item.image, cmap="gray", aspect=item.aspect, interpolation="nearest")
+    for mask, colour in ((item.truth, "lime"), (item.pred, "red")):
+        if mask.any() and not mask.all():
+            ax.contour(mask.astype(np.float32), levels=[0.5], colors=colour, linewidths=1.0)
+    ax.set_title(f"{r['method']}: {r['case_id']} {r['structure']}\nDice {r['dice']:.3f}, slice {item.index} "
+                 f"(annotated {r['annotated_slice']}); green truth, red prediction", fontsize=9)
+    ax.set_axis_off()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+
+
+def write_overlays(worst: dict, folder: Path) -> list:
+    """Render every kept case of every method ({method: WorstCases}) into ``folder``; returns file names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for cases in worst.values():
+        for rank, item in enumerate(cases.items, start=1):
+            names.append(overlay_name(item, rank))
+            render_overlay(item, folder / names[-1])
+    return names
