@@ -49,6 +49,19 @@ class Schedule:
         ]
 
 
+def training_seconds(events: list[dict]) -> float:
+    """Time spent training: the spans from each "start" / "resume" event to the last event before
+    the next one, summed (time between a kill and the resume does not count)."""
+    total, segment_start, last = 0.0, None, None
+    for event in events:
+        if event["event"] in ("start", "resume"):
+            if segment_start is not None:
+                total += last - segment_start
+            segment_start = event["time"]
+        last = event["time"]
+    return total + (last - segment_start if segment_start is not None else 0.0)
+
+
 def run_comparison(
     dataset_for_seed: Callable[[int], Path], work: Path, seeds: Sequence[int], schedule: Schedule
 ) -> dict[str, list[dict]]:
@@ -56,7 +69,7 @@ def run_comparison(
 
     Returns:
         method -> one dict per seed: "history" (per generation), "rarest" class ids, "seconds" of
-        training (first to last progress-log event, so a resumed run counts its whole span).
+        training (see :func:`training_seconds`).
     """
     results: dict[str, list[dict]] = {m: [] for m in METHODS}
     for seed in seeds:
@@ -85,8 +98,7 @@ def run_comparison(
                 run_dir.load(run_dir.generation_path(g))["result"]
                 for g in range(run_dir.last_generation() + 1)
             ]
-            events = read_progress_log(run_dir.log_path)
-            seconds = events[-1]["time"] - events[0]["time"]
+            seconds = training_seconds(read_progress_log(run_dir.log_path))
             results[method].append({"history": history, "rarest": rarest, "seconds": seconds})
             print(
                 f"seed {seed} {method}: balanced accuracy {100 * history[-1]['balanced_accuracy']:.1f} "
