@@ -20,6 +20,9 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         suffix = "".join(path.suffixes) or ".tmp"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; outputs get the usual permissions
     tmp = Path(tmp)
     try:
         yield tmp

@@ -8,13 +8,21 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from .annotation import InputError
 from .evaluation import EvaluationConfig, count_units, evaluate
 from .evaluation_data import cases_from_manifest, cases_from_pairs
 from .evaluation_methods import build_predictors, method_specs
-from .evaluation_report import existing_results, machine_description, markdown_tables, summarise, write_json, write_results
+from .evaluation_report import (
+    existing_results,
+    machine_description,
+    markdown_tables,
+    summarise,
+    write_json,
+    write_results,
+)
 
 
 def parse_models(values: list | None) -> dict:
@@ -65,6 +73,8 @@ def run_evaluate(args) -> int:
     units = count_units(cases, args.structures)
     if units == 0:
         raise InputError(f"no structure of the {len(cases)} cases matches --structures {args.structures}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     predictors, identities = build_predictors(specs, models, args.device)
     meta = {
         "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
@@ -75,14 +85,14 @@ def run_evaluate(args) -> int:
     }
     bar = tqdm(total=units, unit="structure", desc="evaluating", disable=args.quiet)
 
-    def progress(description: str) -> None:
+    def progress(description: str, so_far) -> None:
+        write_json(folder, meta, so_far.records, complete=False)
         bar.set_postfix_str(description, refresh=False)
         bar.update()
 
     start = time.perf_counter()
     try:
-        result = evaluate(cases, predictors, config, progress,
-                          after_case=lambda ev: write_json(folder, meta, ev.records, complete=False))
+        result = evaluate(cases, predictors, config, progress)
     finally:
         bar.close()
     meta["wall_seconds"] = time.perf_counter() - start
@@ -109,5 +119,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--axis", type=int, choices=(0, 1, 2), default=0, help="array axis of the annotated slice (0 = k)")
     p.add_argument("--worst", type=int, default=3, help="overlay PNGs of this many lowest-Dice cases per method")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables on the terminal")
     p.set_defaults(run=run_evaluate)

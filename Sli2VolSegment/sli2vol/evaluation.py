@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -20,7 +20,7 @@ NEIGHBOURHOOD = 3  # the annotated slice is drawn among the +-3 slices around th
 class EvaluationConfig:
     axis: int = 0  # array axis (0 = k) the annotated slice lies on and propagation runs along
     seed: int = 0  # global seed; each (case, label) draws its slice from a seed derived from it
-    structures: Optional[list] = None  # label ids, structure names or target groups; None: all
+    structures: list | None = None  # label ids, structure names or target groups; None: all
     worst: int = 3  # overlays kept per method (lowest Dice)
 
 
@@ -49,48 +49,48 @@ def annotated_slice(truth: np.ndarray, axis: int, rng: np.random.Generator) -> t
     return int(rng.choice(candidates)), largest
 
 
-def _record(case: Case, label: int, name: str, index: int, largest: int) -> dict:
-    return {
-        "dataset": case.dataset, "case_id": case.case_id, "label": int(label), "structure": name,
-        "group": target_group(name), "annotated_slice": index, "largest_slice": largest,
-    }
+def _evaluate_structure(result: Evaluation, case: Case, volume, label: int, name: str, predictors: dict,
+                        config: EvaluationConfig) -> None:
+    """Append one record per method for structure ``label`` of ``case`` and offer it to the worst cases."""
+    truth = volume.labels == label
+    index, largest = annotated_slice(truth, config.axis, slice_rng(config.seed, case.case_id, label))
+    slice_mask = np.take(truth, index, axis=config.axis)
+    for method, predict in predictors.items():
+        start = time.perf_counter()
+        pred = predict(volume.image, volume.spacing, config.axis, index, slice_mask)
+        record = {
+            "dataset": case.dataset, "case_id": case.case_id, "label": int(label), "structure": name,
+            "group": target_group(name), "method": method, "annotated_slice": index, "largest_slice": largest,
+            "dice": dice(pred, truth), "seconds": time.perf_counter() - start,
+            "truth_voxels": int(truth.sum()), "predicted_voxels": int(pred.sum()),
+        }
+        result.records.append(record)
+        result.worst[method].offer(record, volume, truth, pred, config.axis)
 
 
 def evaluate(
     cases: list,
     predictors: dict,
-    config: EvaluationConfig = EvaluationConfig(),
-    progress: Optional[Callable[[str], None]] = None,
-    after_case: Optional[Callable[[Evaluation], None]] = None,
+    config: EvaluationConfig | None = None,
+    progress: Callable[[str, Evaluation], None] | None = None,
 ) -> Evaluation:
     """Run every predictor ({method: Predictor}) on every selected structure of every case.
 
-    ``progress`` is called with a short description after each (case, structure); ``after_case``
-    with the evaluation so far after each case. Structures absent from a case's labels are skipped.
+    ``progress`` is called after each (case, structure) with a short description and the evaluation
+    so far. Structures absent from a case's labels are skipped.
     """
+    config = config or EvaluationConfig()
     result = Evaluation(worst={m: WorstCases(config.worst) for m in predictors})
     for case in cases:
         volume = load_case(case)
         for label, name in select_structures(case, config.structures).items():
-            truth = volume.labels == label
-            if truth.any():
-                index, largest = annotated_slice(truth, config.axis, slice_rng(config.seed, case.case_id, label))
-                slice_mask = np.take(truth, index, axis=config.axis)
-                for method, predict in predictors.items():
-                    start = time.perf_counter()
-                    pred = predict(volume.image, volume.spacing, config.axis, index, slice_mask)
-                    record = _record(case, label, name, index, largest)
-                    record.update(method=method, dice=dice(pred, truth), seconds=time.perf_counter() - start,
-                                  truth_voxels=int(truth.sum()), predicted_voxels=int(pred.sum()))
-                    result.records.append(record)
-                    result.worst[method].offer(record, volume, truth, pred, config.axis)
+            if (volume.labels == label).any():
+                _evaluate_structure(result, case, volume, label, name, predictors, config)
             if progress is not None:
-                progress(f"{case.case_id} {name}")
-        if after_case is not None:
-            after_case(result)
+                progress(f"{case.case_id} {name}", result)
     return result
 
 
-def count_units(cases: list, structures: Optional[list]) -> int:
+def count_units(cases: list, structures: list | None) -> int:
     """Number of (case, structure) units :func:`evaluate` reports progress for."""
     return sum(len(select_structures(c, structures)) for c in cases)

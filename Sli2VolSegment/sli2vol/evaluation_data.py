@@ -6,7 +6,6 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -24,7 +23,7 @@ TARGET_GROUPS = {  # group -> pattern on the lower-case structure name
 }
 
 
-def target_group(structure: str) -> Optional[str]:
+def target_group(structure: str) -> str | None:
     """The target group ("kidney", "adrenal", ...) a structure name belongs to, or None."""
     name = structure.strip().lower()
     return next((g for g, pattern in TARGET_GROUPS.items() if re.fullmatch(pattern, name)), None)
@@ -46,7 +45,7 @@ class CaseVolume:
     spacing: tuple  # (sk, sj, si) mm
 
 
-def cases_from_manifest(folder: str | Path, datasets: Optional[list] = None, max_cases: Optional[int] = None) -> list:
+def cases_from_manifest(folder: str | Path, datasets: list | None = None, max_cases: int | None = None) -> list:
     """Labelled cases listed in ``folder``/manifest.json (cases without a label are skipped).
 
     ``datasets`` keeps only those datasets (in manifest order); ``max_cases`` keeps the first N
@@ -88,7 +87,7 @@ def cases_from_pairs(pairs: list) -> list:
     return cases
 
 
-def select_structures(case: Case, wanted: Optional[list]) -> dict:
+def select_structures(case: Case, wanted: list | None) -> dict:
     """{label id: name} of ``case`` whose id, name or target group is in ``wanted`` (None: all)."""
     if not wanted:
         return dict(case.structures)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -31,7 +31,7 @@ Predictor = Callable[[np.ndarray, tuple, int, int, np.ndarray], np.ndarray]
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
-    model: Optional[str] = None  # key into the models dict; None: optical flow
+    model: str | None = None  # key into the models dict; None: optical flow
     verification: bool = False
 
 
@@ -63,7 +63,7 @@ def default_method_names(models: dict) -> list:
     return [OPTICAL_FLOW, *(n for key in models for n in (key, f"{key}+verification"))]
 
 
-def method_specs(models: dict, names: Optional[list] = None) -> list:
+def method_specs(models: dict, names: list | None = None) -> list:
     """The MethodSpecs for ``names`` (None: the defaults); unknown names raise :class:`InputError`."""
     available = available_methods(models)
     names = list(names) if names else default_method_names(models)
@@ -73,7 +73,7 @@ def method_specs(models: dict, names: Optional[list] = None) -> list:
     return [available[n] for n in dict.fromkeys(names)]
 
 
-def model_identity(path: Optional[str], model) -> dict:
+def model_identity(path: str | None, model) -> dict:
     """Path, SHA-256 (first 16 hex digits) and the embedded description of a loaded model file."""
     path = Path(path) if path is not None else default_model_path()
     meta = getattr(model, "sli2vol_meta", {})
@@ -103,7 +103,7 @@ def optical_flow_predictor(image, spacing, axis, index, slice_mask) -> np.ndarra
     return propagate_optical_flow(image, slice_mask, index, axis)
 
 
-def build_predictors(specs: list, models: dict, device: Optional[str] = None) -> tuple[dict, dict]:
+def build_predictors(specs: list, models: dict, device: str | None = None) -> tuple[dict, dict]:
     """({method name: Predictor}, {model name: identity}) with every used model loaded once."""
     dev = select_device(device)
     loaded = {key: load_model(models[key], dev) for key in dict.fromkeys(s.model for s in specs if s.model)}

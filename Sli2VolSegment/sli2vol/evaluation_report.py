@@ -38,8 +38,10 @@ def _rows(grouped: dict) -> list:
 
 
 def _mean_of_means(rows: list, methods: list) -> dict:
-    """Per method: mean and std over the rows' means (each structure or group counts once)."""
-    return {m: _stats([row["methods"][m]["mean"] for row in rows if m in row["methods"]]) for m in methods}
+    """Per method: mean and std over the rows' means (each structure or group counts once); methods
+    without any row are left out."""
+    means = {m: [row["methods"][m]["mean"] for row in rows if m in row["methods"]] for m in methods}
+    return {m: _stats(v) for m, v in means.items() if v}
 
 
 def summarise(records: list) -> dict:
@@ -83,8 +85,8 @@ def _table(header: list, rows: list, methods: list, footer: tuple | None = None)
 def markdown_tables(summary: dict) -> str:
     """The summary as markdown: per structure, per dataset, target groups (Dice x 100), timings."""
     methods = summary["methods"]
-    lines = ["Dice x 100, mean ± std over volumes (n = volumes; for the means over structures or groups, "
-             "n = structures or groups and ± is their spread).", "", "### Per structure", ""]
+    lines = [("Dice x 100, mean ± std over volumes (n = volumes; for the means over structures or groups, "
+             "n = structures or groups and ± is their spread)."), "", "### Per structure", ""]
     lines += _table(["dataset", "structure"], summary["per_structure"], methods,
                     ("mean over structures", summary["mean_over_structures"]))
     lines += ["", "### Per dataset (all structures pooled)", ""]

@@ -165,3 +165,20 @@ def test_bad_model_files(files, tmp_path, capsys, content, message):
     assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "mask.nii.gz"), "-o", str(folder / "o.nii.gz"),
                  "--model", str(tmp_path / "absent.pt"), "--quiet"]) == 1
     assert "model file not found" in capsys.readouterr().err
+
+
+def test_atomic_output_has_normal_permissions_and_no_leftovers(tmp_path):
+    from sli2vol.atomic import atomic_path
+
+    target = tmp_path / "out.nii.gz"
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"data")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~umask)
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"partial")
+            raise RuntimeError("failed mid-write")
+    assert target.read_bytes() == b"data"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nii.gz"]

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk
+import torch
 from scipy import ndimage
-
 from sli2vol.annotation import InputError
 from sli2vol.cli import main
 from sli2vol.evaluation import NEIGHBOURHOOD, annotated_slice, slice_rng
@@ -107,9 +107,18 @@ def test_method_names():
         method_specs({"edge": "e.pt"}, ["network"])
 
 
-def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys):
+@pytest.fixture
+def restore_threads():
+    """``--threads`` changes torch's process-wide thread count; put it back after the test."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys, restore_threads):
     out = tmp_path / "out"
-    args = ["evaluate", str(data_folder), "-o", str(out), "--model", f"edge={trained_model_path}", "--quiet", "--seed", "5"]
+    args = ["evaluate", str(data_folder), "-o", str(out), "--model", f"edge={trained_model_path}", "--quiet", "--seed", "5",
+            "--threads", "1"]
     assert main(args) == 0
     result = json.loads((out / "results.json").read_text())
     records = result["records"]
