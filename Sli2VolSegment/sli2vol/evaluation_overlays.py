@@ -26,8 +26,22 @@ def error_slice(record: dict, volume, truth: np.ndarray, pred: np.ndarray, axis:
     errors = np.moveaxis(pred ^ truth, axis, 0).sum(axis=(1, 2))
     k = int(np.argmax(errors))
     plane = [s for a, s in enumerate(volume.spacing) if a != axis]
-    image, truth_k, pred_k = (np.take(a, k, axis=axis) for a in (volume.image, truth, pred))
+    box = crop_box(np.take(truth, k, axis=axis) | np.take(pred, k, axis=axis))
+    image, truth_k, pred_k = (np.take(a, k, axis=axis)[box] for a in (volume.image, truth, pred))
     return ErrorSlice(record, k, image.astype(np.float32), truth_k, pred_k, plane[0] / plane[1])
+
+
+def crop_box(region: np.ndarray, margin: int = 24) -> tuple:
+    """(rows, columns) slices around the True pixels of ``region`` (H, W) with a margin of at least
+    ``margin`` pixels or half the region's extent; the whole slice when ``region`` is empty."""
+    if not region.any():
+        return (slice(None), slice(None))
+    box = []
+    for axis in (1, 0):
+        hits = np.flatnonzero(region.any(axis=axis))
+        pad = max(margin, (hits[-1] - hits[0]) // 2)
+        box.append(slice(max(0, hits[0] - pad), min(region.shape[1 - axis], hits[-1] + pad + 1)))
+    return tuple(box)
 
 
 class WorstCases:
@@ -76,8 +90,11 @@ def render_overlay(item: ErrorSlice, path: Path) -> None:
 
 
 def write_overlays(worst: dict, folder: Path) -> list:
-    """Render every kept case of every method ({method: WorstCases}) into ``folder``; returns file names."""
+    """Render every kept case of every method ({method: WorstCases}) into ``folder``, replacing the
+    overlays of an earlier run there; returns the file names."""
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*_worst[0-9]*_*.png"):
+        stale.unlink()
     names = []
     for cases in worst.values():
         for rank, item in enumerate(cases.items, start=1):

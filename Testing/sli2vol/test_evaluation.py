@@ -11,6 +11,7 @@ from sli2vol.cli import main
 from sli2vol.evaluation import NEIGHBOURHOOD, annotated_slice, slice_rng
 from sli2vol.evaluation_data import Case, cases_from_manifest, load_case, target_group
 from sli2vol.evaluation_methods import method_specs
+from sli2vol.evaluation_overlays import crop_box
 from sli2vol.optical_flow import propagate_optical_flow
 from sli2vol.phantom import dice, largest_slice, make_phantom
 
@@ -145,6 +146,14 @@ def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys, 
     assert main(args + ["--force", "--methods", "optical_flow", "--structures", "kidney"]) == 0
     records = json.loads((out / "results.json").read_text())["records"]
     assert {(r["method"], r["structure"]) for r in records} == {("optical_flow", "left kidney")}
+    assert len(list((out / "overlays").glob("*.png"))) == 2  # the first run's overlays are replaced
+
+
+def test_overlay_crop_box():
+    region = np.zeros((100, 120), bool)
+    region[40:50, 60:100] = True
+    assert crop_box(region) == (slice(16, 74), slice(36, 120))
+    assert crop_box(np.zeros((5, 5), bool)) == (slice(None), slice(None))
 
 
 def test_evaluate_image_label_pairs(data_folder, tmp_path):
