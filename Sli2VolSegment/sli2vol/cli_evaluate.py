@@ -41,14 +41,13 @@ def parse_models(values: list | None) -> dict:
 
 
 def output_folder(path: str, force: bool) -> Path:
-    """Create the output folder; refuse one that already holds results unless ``force``."""
+    """The output folder (created later); refuses one that already holds results unless ``force``."""
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"output {folder} is a file; give a folder")
     found = existing_results(folder) if folder.is_dir() else []
     if found and not force:
         raise InputError(f"output folder {folder} already holds {', '.join(found)}; use --force to overwrite")
-    folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
@@ -64,6 +63,17 @@ def load_cases(args) -> list:
     return cases
 
 
+def run_description(args, specs: list, identities: dict, cases: list) -> dict:
+    """What results.json and results.md record about the run (``wall_seconds`` is added at the end)."""
+    return {
+        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_description(), "seed": args.seed, "axis": args.axis,
+        "methods": [asdict(s) for s in specs], "models": identities,
+        "cases": [f"{c.dataset}/{c.case_id}" for c in cases],
+    }
+
+
 def run_evaluate(args) -> int:
     folder = output_folder(args.output, args.force)
     cases = load_cases(args)
@@ -76,13 +86,8 @@ def run_evaluate(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     predictors, identities = build_predictors(specs, models, args.device)
-    meta = {
-        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_description(), "seed": args.seed, "axis": args.axis,
-        "methods": [asdict(s) for s in specs], "models": identities,
-        "cases": [f"{c.dataset}/{c.case_id}" for c in cases],
-    }
+    meta = run_description(args, specs, identities, cases)
+    folder.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=units, unit="structure", desc="evaluating", disable=args.quiet)
 
     def progress(description: str, so_far) -> None:
