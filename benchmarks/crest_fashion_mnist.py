@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from crest_comparison import Schedule, run_comparison, write_report
+from crest_comparison import cpu_schedule, run_comparison, write_report
 from crest_tools.dataset_format import save_dataset
 
 SOURCE = Path("/usr/share/datasets/fashion-mnist")
@@ -39,26 +39,7 @@ FREQUENCY_ORDER = np.random.default_rng(2021).permutation(10)  # class ids from 
 IMBALANCE = 100
 HEAD = 6000
 LABELLED_FRACTION = 0.1
-# 3 generations x 800 steps fit the CPU budget; 6 x 400 (tried first, seed 0) left every generation
-# too short to predict the rarest classes at all, so CReST could pick none of them.
-SCHEDULE = Schedule(
-    generations=3,
-    steps=800,
-    train_options=[
-        "--architecture",
-        "small_cnn",
-        "--width",
-        "16",
-        "--depth",
-        "1",
-        "--batch-size",
-        "32",
-        "--unlabelled-ratio",
-        "3",
-        "--checkpoint-interval",
-        "200",
-    ],
-)
+SCHEDULE = cpu_schedule()
 
 
 def ensure_installed() -> None:

@@ -45,3 +45,11 @@ def synthetic_arrays(seed: int = 0) -> dict[str, object]:
         "splits": splits,
         "class_names": ["zero", "one", "two", "three"],
     }
+
+
+def train_options(generations: int, steps: int, batch_size: int = 16, method: str = "crest+") -> list[str]:
+    """``crest train`` options of a quick run on the synthetic data (one CPU thread, no progress bar)."""
+    return (
+        f"--method {method} --generations {generations} --steps {steps} --batch-size {batch_size} "
+        "--unlabelled-ratio 2 --threshold 0.9 --threads 1 --no-progress"
+    ).split()

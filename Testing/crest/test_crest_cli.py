@@ -5,26 +5,10 @@ import json
 
 import numpy as np
 import pytest
-from crest_synthetic import synthetic_arrays
+from crest_synthetic import synthetic_arrays, train_options
 from crest_tools.cli import main
 
-TRAIN_OPTIONS = [
-    "--method",
-    "crest",
-    "--generations",
-    "2",
-    "--steps",
-    "60",
-    "--batch-size",
-    "16",
-    "--unlabelled-ratio",
-    "2",
-    "--threshold",
-    "0.9",
-    "--threads",
-    "1",
-    "--no-progress",
-]
+TRAIN_OPTIONS = train_options(2, 60, method="crest")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from crest_synthetic import train_options
 from crest_tools.config import CrestConfig, RunConfig
 from crest_tools.crest import CrestRun
 from crest_tools.dataset_format import load_dataset
@@ -90,32 +91,8 @@ def test_run_dir_with_different_config_is_refused(quick_config, tmp_path):
 
 def test_kill_9_during_training_then_resume_completes_all_generations(quick_config, tmp_path):
     run = tmp_path / "run"
-    command = [
-        sys.executable,
-        "-m",
-        "crest_tools.cli",
-        "train",
-        quick_config.dataset,
-        "-o",
-        str(run),
-        "--method",
-        "crest+",
-        "--generations",
-        "3",
-        "--steps",
-        "60",
-        "--batch-size",
-        "16",
-        "--unlabelled-ratio",
-        "2",
-        "--threshold",
-        "0.9",
-        "--checkpoint-interval",
-        "10",
-        "--threads",
-        "1",
-        "--no-progress",
-    ]
+    command = [sys.executable, "-m", "crest_tools.cli", "train", quick_config.dataset, "-o", str(run)]
+    command += [*train_options(3, 60), "--checkpoint-interval", "10"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = run / "progress.jsonl"
     deadline = time.time() + 120
@@ -139,35 +116,9 @@ def test_kill_9_during_training_then_resume_completes_all_generations(quick_conf
 
 def test_two_process_torchrun_on_cpu_trains_and_writes_once(quick_config, tmp_path):
     run = tmp_path / "run"
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "crest_tools.cli",
-        "train",
-        quick_config.dataset,
-        "-o",
-        str(run),
-        "--method",
-        "crest+",
-        "--generations",
-        "2",
-        "--steps",
-        "30",
-        "--batch-size",
-        "8",
-        "--unlabelled-ratio",
-        "2",
-        "--threads",
-        "1",
-        "--no-progress",
-        "--device",
-        "cpu",
-    ]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    command = [*torchrun, "-m", "crest_tools.cli", "train", quick_config.dataset, "-o", str(run)]
+    command += [*train_options(2, 30, batch_size=8), "--device", "cpu"]
     finished = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert RunDirectory(run).last_generation() == 1
