@@ -10,8 +10,8 @@ from tqdm import tqdm
 
 from .annotation import InputError
 from .phantom import dice, largest_slice, make_phantom
-from .propagation import PropagationConfig, propagate_volume
-from .verification import VerificationConfig
+from .propagation import PropagationConfig, paper_config, propagate_volume
+from .verification import VERIFICATION_RULES, VerificationConfig
 from .volume_io import check_output_path, mask_on_image_grid, read_image, read_mask, write_image, write_labels
 
 AXIS_CHOICES = ("k", "j", "i", "axial", "coronal", "sagittal", "0", "1", "2")
@@ -39,6 +39,14 @@ def add_propagation_options(p) -> None:
     p.add_argument("--backward", type=int, help="at most this many slices towards lower slice indices")
     p.add_argument("--forward", type=int, help="at most this many slices towards higher slice indices")
     p.add_argument("--no-verification", action="store_true", help="switch the verification module off")
+    p.add_argument("--verification-rule", choices=VERIFICATION_RULES, default=VerificationConfig.rule,
+                   help="gaussian: likelihood ratio (default); mean: the paper's nearest-mean test")
+    p.add_argument("--verification-reference", choices=("anchor", "previous"), default=VerificationConfig.reference,
+                   help="foreground intensities from the annotated slice (default) or the previous slice (paper)")
+    p.add_argument("--min-structure-px", type=int, default=PropagationConfig.min_structure_px,
+                   help="zoom in so the annotation spans at least this many pixels (0: off, as the paper)")
+    p.add_argument("--paper-engine", action="store_true",
+                   help="the paper's engine: nearest-mean verification on the previous slice, no zoom")
     p.add_argument("--full-frame", action="store_true", help="process whole slices instead of a region")
     p.add_argument("--no-isotropic", action="store_true", help="do not resample slices to square pixels")
     p.add_argument("--normalization", choices=("auto", "ct", "percentile"), default="auto")
@@ -54,18 +62,22 @@ def config_from_args(args, axis: int | None) -> PropagationConfig:
             labels = [int(v) for v in args.labels.split(",") if v.strip()]
         except ValueError as exc:
             raise InputError(f"--labels must be comma-separated integers, got {args.labels!r}") from exc
-    return PropagationConfig(
+    verification = VerificationConfig(enabled=not args.no_verification, rule=args.verification_rule,
+                                      reference=args.verification_reference)
+    options = dict(
         axis=axis,
         labels=labels,
         max_slices_backward=args.backward,
         max_slices_forward=args.forward,
-        verification=VerificationConfig(enabled=not args.no_verification),
+        verification=verification,
         normalization=args.normalization,
         intensity_window=tuple(args.window) if args.window else None,
         use_roi=not args.full_frame,
         isotropic=not args.no_isotropic,
+        min_structure_px=args.min_structure_px,
         device=args.device,
     )
+    return paper_config(**options) if args.paper_engine else PropagationConfig(**options)
 
 
 def _progress_bar(quiet: bool):

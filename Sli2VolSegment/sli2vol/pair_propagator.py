@@ -81,8 +81,9 @@ class PairPropagator:
             self._features.popitem(last=False)
         return out
 
-    def step(self, i: int, j: int, mask_i: np.ndarray) -> tuple[Roi, np.ndarray, np.ndarray]:
-        """Propagate ``mask_i`` (H, W) bool from slice i to slice j.
+    def step(self, i: int, j: int, mask_i: np.ndarray, inside_sample: np.ndarray | None = None):
+        """Propagate ``mask_i`` (H, W) bool from slice i to slice j; ``inside_sample``: foreground
+        intensities for the verification module (default: slice i under ``mask_i``).
 
         Returns (roi, probability crop (h, w) float32 before verification, verified mask crop (h, w)
         bool). Pixels outside the ROI are background by construction.
@@ -97,6 +98,6 @@ class PairPropagator:
             prob = warp(weights, m, self.radius, self.stride)[0, 0, : crop.shape[0], : crop.shape[1]]
         prob = prob.float().cpu().numpy()
         kept = verify_mask(
-            self.slices[i][roi.slices], crop, self.slices[j][roi.slices], prob > 0.5, self.verification
+            self.slices[i][roi.slices], crop, self.slices[j][roi.slices], prob > 0.5, self.verification, inside_sample
         )
         return roi, prob, kept

@@ -13,7 +13,7 @@ from .model_io import load_model
 from .normalization import intensity_window
 from .pair_propagator import PairPropagator
 from .region import paste
-from .slice_source import SliceSource, isotropic_shape, resample_labels
+from .slice_source import SliceSource, isotropic_shape, resample_labels, resize_plane
 from .verification import VerificationConfig
 
 ProgressCallback = Callable[[int, int], None]
@@ -35,8 +35,20 @@ class PropagationConfig:
     intensity_window: Optional[tuple] = None  # explicit (low, high), overrides normalization
     use_roi: bool = True  # work on a region around the mask (False: full frame, same result)
     isotropic: bool = True  # resample slices to square pixels when in-plane spacing differs
+    min_structure_px: int = 48  # zoom slices in so the annotation spans at least this many pixels (0: off)
+    max_zoom: float = 3.0  # upper bound of that zoom
     device: Optional[str] = None  # "cuda", "cpu", ...; None: CUDA when available
     band_bytes: int = DEFAULT_BAND_BYTES  # memory cap of one affinity band
+
+
+def paper_config(**overrides) -> PropagationConfig:
+    """The paper's engine: nearest-mean verification against the previous slice, no zoom.
+
+    (The defaults add a likelihood-ratio verification against the annotated slice and zoom for
+    small structures; see ``PropagationConfig`` and ``VerificationConfig``.)"""
+    verification = overrides.pop("verification", VerificationConfig())
+    verification = VerificationConfig(**{**verification.__dict__, "rule": "mean", "reference": "previous"})
+    return PropagationConfig(**{"min_structure_px": 0, **overrides, "verification": verification})
 
 
 def select_device(device: Optional[str] = None) -> torch.device:
@@ -57,10 +69,10 @@ def _validate_spacing(spacing) -> tuple[float, float, float]:
 
 
 class _Run:
-    """State of one propagation: the stack along the chosen axis, progress and cancellation."""
+    """State of one propagation: the current label's propagator, progress and cancellation."""
 
-    def __init__(self, propagator: PairPropagator, total: int, progress, cancel):
-        self.propagator = propagator
+    def __init__(self, total: int, progress, cancel):
+        self.propagator: Optional[PairPropagator] = None  # set for each label
         self.total = max(total, 1)
         self.done = 0
         self.progress = progress
@@ -79,9 +91,12 @@ class _Run:
         Returns {slice: (roi, probability crop, verified mask crop)}; stops when the mask vanishes.
         """
         results, current, i = {}, mask, start
+        anchor_sample = None
+        if self.propagator.verification.reference == "anchor":
+            anchor_sample = self.propagator.slices[start][mask]
         for taken in range(steps):
             j = i + sign
-            roi, prob, kept = self.propagator.step(i, j, current)
+            roi, prob, kept = self.propagator.step(i, j, current, anchor_sample)
             self.tick()
             if not kept.any():
                 self.tick(steps - taken - 1)
@@ -120,6 +135,19 @@ def _label_scores(run: _Run, anchor_masks: dict, anchors: list, n_slices: int, l
     fwd = run.direction(last, anchor_masks[last], +1, min(n_slices - 1 - last, limits[1]))
     for j, res in fwd.items():
         yield (j, *_vote(res, shape_hw))
+
+
+def working_shape(annotation: np.ndarray, plane_spacing: tuple, config: PropagationConfig) -> tuple[int, int]:
+    """In-plane shape the label is propagated at: square pixels (``config.isotropic``), zoomed in so
+    that the annotation (A, H, W) bool spans at least ``config.min_structure_px`` pixels."""
+    native_hw = annotation.shape[1:]
+    shape_hw = isotropic_shape(native_hw, plane_spacing) if config.isotropic else tuple(native_hw)
+    if config.min_structure_px <= 0:
+        return tuple(shape_hw)
+    rows, cols = np.flatnonzero(annotation.any(axis=(0, 2))), np.flatnonzero(annotation.any(axis=(0, 1)))
+    extent = max((rows[-1] - rows[0] + 1) * shape_hw[0] / native_hw[0], (cols[-1] - cols[0] + 1) * shape_hw[1] / native_hw[1])
+    zoom = float(np.clip(config.min_structure_px / extent, 1.0, config.max_zoom))
+    return tuple(max(1, round(n * zoom)) for n in shape_hw)
 
 
 def _planned_steps(anchors: list, n_slices: int, limits: tuple) -> int:
@@ -169,29 +197,30 @@ def propagate_volume(
     stack_mask = np.moveaxis(labels_in, axis, 0)
     anchors = anchors_by_label(stack_mask, config.labels)
     plane_spacing = tuple(s for a, s in enumerate(spacing) if a != axis)
-    shape_hw = isotropic_shape(stack.shape[1:], plane_spacing) if config.isotropic else stack.shape[1:]
     window = tuple(config.intensity_window) if config.intensity_window else intensity_window(image, config.normalization)
-    slices = SliceSource(stack, window, shape_hw)
-    propagator = PairPropagator(model, slices, device, config.verification, config.use_roi, config.band_bytes)
-    n = stack.shape[0]
+    n, native_hw = stack.shape[0], stack.shape[1:]
     limits = tuple(n if v is None else int(v) for v in (config.max_slices_backward, config.max_slices_forward))
     if min(limits) < 0:
         raise InputError(f"slice limits must be >= 0, got {limits}")
-    run = _Run(propagator, sum(_planned_steps(a, n, limits) for a in anchors.values()), progress, cancel)
+    run = _Run(sum(_planned_steps(a, n, limits) for a in anchors.values()), progress, cancel)
 
-    out = np.zeros((n, *shape_hw), dtype=np.int32)
-    best = np.zeros((n, *shape_hw), dtype=np.float16)
+    out = np.zeros(stack.shape, dtype=np.int32)
+    best = np.zeros(stack.shape, dtype=np.float16)
     for label, label_anchors in anchors.items():
+        shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config)
+        run.propagator = PairPropagator(model, SliceSource(stack, window, shape_hw), device, config.verification,
+                                        config.use_roi, config.band_bytes)
         anchor_masks = {
             a: resample_labels((stack_mask[a] == label)[None].astype(np.uint8), shape_hw)[0] > 0 for a in label_anchors
         }
         for k, vote, prob in _label_scores(run, anchor_masks, label_anchors, n, limits):
+            vote, prob = resize_plane(vote, native_hw), resize_plane(prob, native_hw)
             score = (vote + 0.01 * prob).astype(np.float16)
             win = (vote >= 0.5) & (score > best[k])
             out[k][win] = label
             best[k][win] = score[win]
     del best
-    result = np.moveaxis(resample_labels(out, stack.shape[1:]), 0, axis)
+    result = np.moveaxis(out, 0, axis)
     for label, label_anchors in anchors.items():
         on_anchor = np.moveaxis(result, axis, 0)[label_anchors]
         on_anchor[on_anchor == label] = 0

@@ -25,6 +25,14 @@ def resample_labels(labels: np.ndarray, shape_hw: tuple[int, int]) -> np.ndarray
     return out.numpy().astype(labels.dtype)
 
 
+def resize_plane(plane: np.ndarray, shape_hw: tuple[int, int]) -> np.ndarray:
+    """Bilinear resampling of one (H, W) float plane to ``shape_hw`` (pixel-area aligned)."""
+    if plane.shape == tuple(shape_hw):
+        return plane
+    t = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))[None, None]
+    return F.interpolate(t, size=tuple(shape_hw), mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
 class SliceSource:
     """Slices of ``stack`` (Z, H, W) normalised with ``window`` and resampled to ``shape_hw``.
 
@@ -46,10 +54,7 @@ class SliceSource:
         if index in self._cache:
             self._cache.move_to_end(index)
             return self._cache[index]
-        image = normalize_intensity(self.stack[index], self.window)
-        if image.shape != self.shape_hw:
-            t = torch.from_numpy(image)[None, None]
-            image = F.interpolate(t, size=self.shape_hw, mode="bilinear", align_corners=False)[0, 0].numpy()
+        image = resize_plane(normalize_intensity(self.stack[index], self.window), self.shape_hw)
         self._cache[index] = image
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -7,19 +7,38 @@ import numpy as np
 from scipy import ndimage
 
 
+VERIFICATION_RULES = ("mean", "gaussian")
+
+
 @dataclass
 class VerificationConfig:
     enabled: bool = True
     ring_iterations: int = 5  # N = dilate(P, ring_iterations) - P
     closing_iterations: int = 2  # fill holes, dilate, erode, fill holes (0: fill holes only)
+    rule: str = "gaussian"  # "gaussian": likelihood ratio of normal fits; "mean": the paper (closer to p than n)
+    reference: str = "anchor"  # foreground sample: the "anchor" annotation, or the "previous" slice's mask (paper)
 
 
-def intensity_references(prev_slice: np.ndarray, prev_mask: np.ndarray, ring_iterations: int) -> tuple[float, float]:
-    """Mean intensity p inside the previous mask P and n in the ring N around it (both (H, W))."""
-    ring = ndimage.binary_dilation(prev_mask, iterations=ring_iterations) & ~prev_mask
-    p = float(prev_slice[prev_mask].mean())
-    n = float(prev_slice[ring].mean()) if ring.any() else float("nan")
-    return p, n
+def ring_around(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """N: the band of pixels reached by ``iterations`` binary dilations of ``mask``, minus ``mask``."""
+    return ndimage.binary_dilation(mask, iterations=iterations) & ~mask
+
+
+def looks_like_foreground(values: np.ndarray, inside: np.ndarray, ring: np.ndarray, rule: str) -> np.ndarray:
+    """Per value: is it more like the ``inside`` sample than the ``ring`` sample?
+
+    ``"mean"`` (the paper): closer to the inside mean than to the ring mean. ``"gaussian"``: higher
+    likelihood under a normal fit of the inside sample than under one of the ring sample, which
+    keeps heterogeneous structures (e.g. kidney cortex and medulla) whole.
+    """
+    p, n = inside.mean(), ring.mean()
+    if rule == "mean":
+        return np.abs(values - p) < np.abs(values - n)
+    if rule != "gaussian":
+        raise ValueError(f"verification rule must be one of {VERIFICATION_RULES}, got {rule!r}")
+    floor = 1e-3  # intensity units of the normalised slice
+    sp, sn = max(float(inside.std()), floor), max(float(ring.std()), floor)
+    return ((values - p) / sp) ** 2 + 2 * np.log(sp) < ((values - n) / sn) ** 2 + 2 * np.log(sn)
 
 
 def verify_mask(
@@ -28,6 +47,7 @@ def verify_mask(
     next_slice: np.ndarray,
     propagated: np.ndarray,
     config: VerificationConfig = VerificationConfig(),
+    inside_sample: np.ndarray | None = None,
 ) -> np.ndarray:
     """Keep a propagated pixel only if its intensity on the next slice is closer to p than to n.
 
@@ -35,17 +55,19 @@ def verify_mask(
         prev_slice, next_slice: (H, W) float intensities of slices i and i+1.
         prev_mask: (H, W) bool mask M_i on slice i.
         propagated: (H, W) bool mask propagated to slice i+1 by the network.
-        config: ring width and morphological clean-up.
+        config: ring width, rule and morphological clean-up.
+        inside_sample: foreground intensities to compare with (default: ``prev_slice[prev_mask]``).
 
     Returns:
         (H, W) bool refined mask M_{i+1} (a new array; inputs untouched).
     """
     if not config.enabled or not prev_mask.any() or not propagated.any():
         return propagated.copy()
-    p, n = intensity_references(prev_slice, prev_mask, config.ring_iterations)
+    ring = ring_around(prev_mask, config.ring_iterations)
     kept = propagated.copy()
-    if np.isfinite(n):
-        kept &= np.abs(next_slice - p) < np.abs(next_slice - n)
+    if ring.any():
+        inside = prev_slice[prev_mask] if inside_sample is None else inside_sample
+        kept &= looks_like_foreground(next_slice, inside, prev_slice[ring], config.rule)
     kept = ndimage.binary_fill_holes(kept)
     if config.closing_iterations > 0 and kept.any():
         kept = ndimage.binary_dilation(kept, iterations=config.closing_iterations)

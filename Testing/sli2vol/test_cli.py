@@ -182,3 +182,15 @@ def test_atomic_output_has_normal_permissions_and_no_leftovers(tmp_path):
             raise RuntimeError("failed mid-write")
     assert target.read_bytes() == b"data"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nii.gz"]
+
+
+def test_paper_engine_flag_maps_to_the_papers_settings():
+    from sli2vol.cli import build_parser
+    from sli2vol.cli_propagate import config_from_args
+
+    args = build_parser().parse_args(["propagate", "i.nii", "m.nii", "-o", "o.nii", "--paper-engine"])
+    cfg = config_from_args(args, None)
+    assert (cfg.verification.rule, cfg.verification.reference, cfg.min_structure_px) == ("mean", "previous", 0)
+    args = build_parser().parse_args(["propagate", "i.nii", "m.nii", "-o", "o.nii", "--no-verification"])
+    cfg = config_from_args(args, None)
+    assert not cfg.verification.enabled and cfg.verification.rule == "gaussian" and cfg.min_structure_px == 48

@@ -99,10 +99,10 @@ def test_target_groups():
 
 def test_method_names():
     both = [m.name for m in method_specs({"edge": "e.pt", "raw": "r.pt"})]
-    assert both == ["optical_flow", "network", "+edge", "+verification", "full"]
-    assert [(m.model, m.verification) for m in method_specs({"edge": "e", "raw": "r"})[1:]] == \
-        [("raw", False), ("edge", False), ("raw", True), ("edge", True)]
-    assert [m.name for m in method_specs({"edge": "e.pt"})] == ["optical_flow", "no_verification", "full"]
+    assert both == ["optical_flow", "network", "+edge", "+verification", "full", "improved"]
+    assert [(m.model, m.verification, m.paper_engine) for m in method_specs({"edge": "e", "raw": "r"})[1:]] == \
+        [("raw", False, True), ("edge", False, True), ("raw", True, True), ("edge", True, True), ("edge", True, False)]
+    assert [m.name for m in method_specs({"edge": "e.pt"})] == ["optical_flow", "no_verification", "full", "improved"]
     assert method_specs({"edge": "e.pt"}, ["edge+verification"])[0].verification
     with pytest.raises(InputError, match="unknown methods"):
         method_specs({"edge": "e.pt"}, ["network"])
@@ -123,8 +123,8 @@ def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys, 
     assert main(args) == 0
     result = json.loads((out / "results.json").read_text())
     records = result["records"]
-    assert result["complete"] and len(records) == 2 * 2 * 3
-    assert {r["method"] for r in records} == {"optical_flow", "no_verification", "full"}
+    assert result["complete"] and len(records) == 2 * 2 * 4
+    assert {r["method"] for r in records} == {"optical_flow", "no_verification", "full", "improved"}
     assert {r["structure"] for r in records} == {"liver", "left kidney"}
     assert {r["case_id"] for r in records} == {"p0", "p1"}
     for key in {(r["case_id"], r["label"]) for r in records}:
@@ -136,7 +136,7 @@ def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys, 
     assert "| phantoms | left kidney | 2 |" in markdown and "| kidney | 2 |" in markdown
     assert "mean over structures" in markdown and "full" in markdown
     pngs = sorted((out / "overlays").glob("*.png"))
-    assert len(pngs) == 9 and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    assert len(pngs) == 12 and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
     assert sorted(p.name for p in pngs) == sorted(result["overlays"])
 
     before = (out / "results.json").read_bytes()

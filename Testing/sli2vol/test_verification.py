@@ -1,6 +1,8 @@
 import numpy as np
 
-from sli2vol.verification import VerificationConfig, intensity_references, verify_mask
+import pytest
+
+from sli2vol.verification import VerificationConfig, looks_like_foreground, ring_around, verify_mask
 
 
 def _disc(shape, centre, radius):
@@ -8,12 +10,29 @@ def _disc(shape, centre, radius):
     return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
 
 
-def test_references_are_means_inside_and_in_ring():
-    image = np.zeros((40, 40), np.float32)
-    prev = _disc(image.shape, (20, 20), 6)
-    image[prev] = 10.0
-    p, n = intensity_references(image, prev, ring_iterations=5)
-    assert p == 10.0 and n == 0.0
+def test_ring_is_a_band_of_given_width_outside_the_mask():
+    prev = _disc((40, 40), (20, 20), 6)
+    ring = ring_around(prev, 5)
+    assert not (ring & prev).any()
+    assert ring[20, 20 + 6 + 5] and not ring[20, 20 + 6 + 6]  # 4-connected dilation: 5 px along an axis
+
+
+def test_mean_rule_is_the_papers_nearest_mean_test():
+    inside, ring = np.array([10.0, 12.0]), np.array([0.0, 2.0])  # p = 11, n = 1
+    np.testing.assert_array_equal(looks_like_foreground(np.array([5.0, 7.0, 11.0, 0.0]), inside, ring, "mean"),
+                                  [False, True, True, False])
+    with pytest.raises(ValueError, match="verification rule"):
+        looks_like_foreground(np.zeros(1), inside, ring, "median")
+
+
+def test_gaussian_rule_keeps_heterogeneous_foreground():
+    """A structure whose intensities spread widely (p = 10 +- 6) next to a tight background (n = 0 +- 0.5):
+    a value of 3 is nearer n in mean but far more likely under the structure's spread."""
+    inside = np.array([4.0, 16.0, 4.0, 16.0])
+    ring = np.array([-0.5, 0.5, -0.5, 0.5])
+    values = np.array([3.0, 1.0])
+    np.testing.assert_array_equal(looks_like_foreground(values, inside, ring, "mean"), [False, False])
+    np.testing.assert_array_equal(looks_like_foreground(values, inside, ring, "gaussian"), [True, False])
 
 
 def test_rejects_pixels_that_look_like_background():
