@@ -42,13 +42,14 @@ class PropagationConfig:
 
 
 def paper_config(**overrides) -> PropagationConfig:
-    """The paper's engine: nearest-mean verification against the previous slice, no zoom.
+    """The paper's engine: nearest-mean verification against the previous slice, no zoom (these
+    three settings are forced; every other option comes from ``overrides``).
 
     (The defaults add a likelihood-ratio verification against the annotated slice and zoom for
     small structures; see ``PropagationConfig`` and ``VerificationConfig``.)"""
     verification = overrides.pop("verification", VerificationConfig())
     verification = VerificationConfig(**{**verification.__dict__, "rule": "mean", "reference": "previous"})
-    return PropagationConfig(**{"min_structure_px": 0, **overrides, "verification": verification})
+    return PropagationConfig(**{**overrides, "min_structure_px": 0, "verification": verification})
 
 
 def select_device(device: Optional[str] = None) -> torch.device:
