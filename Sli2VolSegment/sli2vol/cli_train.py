@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from .network import NetworkConfig
 from .pair_sampling import PairSamplingConfig
-from .training import TrainConfig, export, train
+from .training import TrainConfig, export, load_checkpoint_encoder, train
 from .training_data import find_training_images, load_training_volume
 
 
@@ -52,6 +52,13 @@ def run_train(args) -> int:
     return 0
 
 
+def run_export(args) -> int:
+    encoder, cfg, step, elapsed = load_checkpoint_encoder(args.run_dir, args.checkpoint)
+    export(encoder, cfg, args.output, {"step": step, "train_seconds": elapsed})
+    print(f"exported {args.output} (step {step} of {cfg.steps})")
+    return 0
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("train", help="self-supervised training on unlabelled volumes (resumable)")
     p.add_argument("sources", nargs="+", help="volume files, folders, or a data manifest.json (labels unused)")
@@ -70,3 +77,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run_train)
+
+    e = sub.add_parser("export", help="export a training run's latest (or a given) checkpoint as a model")
+    e.add_argument("run_dir", help="training run folder")
+    e.add_argument("-o", "--output", required=True, help="TorchScript model file to write")
+    e.add_argument("--checkpoint", help="a checkpoint file of that run (default RUN_DIR/checkpoint.pt)")
+    e.set_defaults(run=run_export)

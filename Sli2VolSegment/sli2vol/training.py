@@ -149,6 +149,20 @@ def train(
     return encoder.cpu().eval()
 
 
+def load_checkpoint_encoder(run_dir: str | Path, checkpoint: str | Path | None = None):
+    """(encoder, config, step) from a run directory's config and its (or another) checkpoint file."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    checkpoint = Path(checkpoint) if checkpoint else run_dir / "checkpoint.pt"
+    if not config_path.is_file() or not checkpoint.is_file():
+        raise FileNotFoundError(f"{run_dir} has no training run (config.json and {checkpoint.name} are needed)")
+    cfg = TrainConfig.from_dict(json.loads(config_path.read_text()))
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    encoder = build_encoder(cfg.network)
+    encoder.load_state_dict(state["model"])
+    return encoder.eval(), cfg, int(state["step"]), float(state["elapsed"])
+
+
 def export(encoder: CorrespondenceEncoder, cfg: TrainConfig, path: str | Path, info: dict | None = None) -> None:
     """Write the trained encoder as a TorchScript model with its configuration."""
     save_model(encoder, cfg.network, path, {"train": cfg.to_dict(), **(info or {})})
