@@ -60,6 +60,7 @@ def main() -> int:
     p.add_argument("--model", action="append", required=True, metavar="NAME=PATH", help="edge=... and raw=...")
     p.add_argument("--max-cases", type=int, help="at most this many cases per dataset")
     p.add_argument("--datasets", nargs="+", default=DEV_DATASETS)
+    p.add_argument("--structures", nargs="+", help="label ids, structure or group names (default: all)")
     p.add_argument("--out", default=str(HERE / "output" / "evaluate_dev"), help="evaluation folder (overwritten)")
     p.add_argument("--results", default=str(HERE / "RESULTS.md"), help="markdown file whose section is rewritten")
     p.add_argument("--device", help="cpu, cuda, ... (default: CUDA when available)")
@@ -68,13 +69,15 @@ def main() -> int:
     argv = ["evaluate", args.data, "-o", args.out, "--force", "--datasets", *args.datasets]
     for value in args.model:
         argv += ["--model", value]
+    if args.structures:
+        argv += ["--structures", *args.structures]
     for flag, value in (("--max-cases", args.max_cases), ("--device", args.device), ("--threads", args.threads)):
         if value is not None:
             argv += [flag, str(value)]
     rc = sli2vol_main(argv)
     if rc:
         return rc
-    result = json.loads((Path(args.out) / "results.json").read_text())
+    result = json.loads((Path(args.out) / "results.json").read_text(encoding="utf-8"))
     command = shlex.join(["python", "benchmarks/evaluate_dev.py", *sys.argv[1:]])
     replace_section(args.results, "sli2vol-eval", section(result, command))
     print(f"rewrote the sli2vol-eval section of {args.results}")

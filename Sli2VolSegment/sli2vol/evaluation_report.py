@@ -117,7 +117,7 @@ def write_json(folder: Path, meta: dict, records: list, complete: bool, overlays
     body = {"meta": meta, "complete": complete, "summary": summarise(records) if records else None,
             "records": records, "overlays": list(overlays)}
     with atomic_path(folder / "results.json") as tmp:
-        tmp.write_text(json.dumps(body, indent=1))
+        tmp.write_text(json.dumps(body, indent=1), encoding="utf-8")
 
 
 def results_markdown(meta: dict, summary: dict, overlays: list) -> str:
@@ -140,4 +140,4 @@ def write_results(folder: Path, meta: dict, evaluation) -> None:
     overlays = write_overlays(evaluation.worst, folder / "overlays")
     write_json(folder, meta, evaluation.records, True, overlays)
     with atomic_path(folder / "results.md") as tmp:
-        tmp.write_text(results_markdown(meta, summarise(evaluation.records), overlays))
+        tmp.write_text(results_markdown(meta, summarise(evaluation.records), overlays), encoding="utf-8")
