@@ -26,7 +26,20 @@ METHODS = ("fixmatch", "crest", "crest+")
 RAREST = 3  # classes averaged for the tail recall
 
 
-SMALL_CNN_OPTIONS = ["--architecture", "small_cnn", "--width", "16", "--depth", "1", "--batch-size", "32", "--unlabelled-ratio", "3", "--checkpoint-interval", "200"]
+SMALL_CNN_OPTIONS = [
+    "--architecture",
+    "small_cnn",
+    "--width",
+    "16",
+    "--depth",
+    "1",
+    "--batch-size",
+    "32",
+    "--unlabelled-ratio",
+    "3",
+    "--checkpoint-interval",
+    "200",
+]
 
 
 @dataclass
