@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def run_train(args) -> int:
     volumes = [load_training_volume(p) for p in tqdm(paths, desc="loading", unit="volume", disable=args.quiet)]
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     run_dir = Path(args.run_dir)
-    bar = tqdm(total=cfg.steps, desc="training", unit="step", disable=args.quiet)
+    bar = tqdm(total=cfg.steps, desc="training", unit="step", disable=args.quiet or os.environ.get("RANK", "0") != "0")
     log = run_dir / "loss.jsonl"
 
     def on_step(step: int, loss: float) -> None:
@@ -46,6 +47,8 @@ def run_train(args) -> int:
     start = time.time()
     encoder = train(volumes, cfg, run_dir, device, on_step)
     bar.close()
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 exports
+        return 0
     info = {"volumes": [p.name for p in paths], "device": str(device), "session_seconds": time.time() - start}
     export(encoder, cfg, args.output or run_dir / "model.pt", info)
     print(f"exported {args.output or run_dir / 'model.pt'}")

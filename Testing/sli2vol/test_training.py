@@ -80,3 +80,20 @@ def test_cli_train_and_export(tmp_path):
     assert main(["export", str(run), "-o", str(tmp_path / "again.pt")]) == 0
     assert load_model(tmp_path / "again.pt").sli2vol_meta["info"]["step"] == 4
     assert main(["train", str(tmp_path / "nothing_here"), "--run-dir", str(run), "--quiet"]) == 1
+
+
+def test_torchrun_two_processes_on_cpu(tmp_path):
+    """DistributedDataParallel through torchrun (gloo on CPU): both ranks train, rank 0 saves."""
+    import subprocess
+    import sys
+
+    image, _, _ = make_phantom(shape=(24, 64, 64), seed=3)
+    sitk.WriteImage(sitk.GetImageFromArray(image), str(tmp_path / "vol.nii.gz"))
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "sli2vol.cli",
+           "train", str(tmp_path / "vol.nii.gz"), "--run-dir", str(run), "--steps", "3", "--batch-size", "1",
+           "--crop", "32", "--quiet", "--threads", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert load_checkpoint_encoder(run)[2] == 3
+    assert load_model(run / "model.pt").sli2vol_meta["info"]["volumes"] == ["vol.nii.gz"]
