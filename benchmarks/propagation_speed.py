@@ -4,7 +4,8 @@ Each measurement runs in its own process (peak RSS = that process's maximum resi
 including ~0.3-0.4 GB for Python + torch themselves). The baseline is the straightforward
 full-frame computation of the reference: the reference encoder (stride 1, 16-128 channels, 64-d
 features) on whole slices and the local affinity over the whole image (no Python loop over window
-offsets; unfolded in bands of at most 1.2 GB, the reference's own stacked-shift footprint).
+offsets; unfolded in bands of at most 1.2 GB, the reference's own stacked-shift footprint; border
+candidates see zero padding as in the reference).
 
 Usage: python benchmarks/propagation_speed.py [--threads 2] [--model PATH] [--sizes 256 512]
 Prints a markdown table; with --results FILE it also rewrites that file's speed section.
@@ -52,10 +53,30 @@ def run_engine(size: int, model: str | None) -> dict:
             "structure_px": int(rows[-1] - rows[0] + 1)}
 
 
+def straightforward_affinity(f1, f2, radius: int, band_bytes: int = int(1.2 * 2**30)):
+    """The reference computation written plainly: unfold every window of the source features and
+    take dot products with the target features, softmax over the window; bands of rows keep the
+    unfolded copies within the reference's ~1.2 GB. (B, C, H, W) x 2 -> (B, D, H, W)."""
+    import torch
+    import torch.nn.functional as F
+
+    b, c, h, w = f1.shape
+    k = 2 * radius + 1
+    padded = F.pad(f1, (radius, radius, radius, radius))
+    rows = max(1, band_bytes // (4 * b * c * k * k * w))
+    bands = []
+    for y0 in range(0, h, rows):
+        y1 = min(h, y0 + rows)
+        window = F.unfold(padded[:, :, y0 : y1 + 2 * radius], k).view(b, c, k * k, (y1 - y0) * w)
+        logits = (window * f2[:, :, y0:y1].reshape(b, c, 1, -1)).sum(1)
+        bands.append(torch.softmax(logits, dim=1).view(b, k * k, y1 - y0, w))
+    return torch.cat(bands, dim=2)
+
+
 def run_baseline(size: int) -> dict:
     import torch
 
-    from sli2vol.affinity import local_affinity, warp
+    from sli2vol.affinity import warp
     from sli2vol.model_io import build_encoder
     from sli2vol.network import NetworkConfig
 
@@ -71,7 +92,7 @@ def run_baseline(size: int) -> dict:
             t = time.perf_counter()
             pair = torch.from_numpy(vol[k + step : k + step + 2])[:, None]
             feats = encoder(pair)
-            weights = local_affinity(feats[:1], feats[1:], encoder.window_radius, band_bytes=int(1.2 * 2**30))
+            weights = straightforward_affinity(feats[:1], feats[1:], encoder.window_radius)
             mask = torch.from_numpy((labels[k + step] > 0).astype(np.float32))[None, None]
             warp(weights, mask, encoder.window_radius, encoder.stride)
             times.append(time.perf_counter() - t)

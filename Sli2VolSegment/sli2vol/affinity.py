@@ -2,8 +2,9 @@
 
 Pixel ``u`` of the target slice attends to the ``(2R+1)^2`` pixels ``v`` of the source slice within
 a window of radius ``R`` (feature-grid pixels) around ``u``; weights are a softmax of the raw dot
-products. Out-of-image candidates get zero weight. Computed with ``unfold`` in bands of rows so that
-memory stays bounded (no Python loop over window offsets).
+products. Out-of-image candidates get zero weight. The dot products come from one matrix product
+per 8x8 tile of target pixels against its source region (no Python loop over window offsets), in
+bands of rows so that memory stays bounded.
 """
 from __future__ import annotations
 
@@ -11,11 +12,43 @@ import torch
 import torch.nn.functional as F
 
 DEFAULT_BAND_BYTES = 64 * 2**20
+TILE = 8  # target pixels per tile side: one matrix product per tile against its source region
 
 
-def _band_rows(channels: int, window: int, width: int, batch: int, band_bytes: int) -> int:
-    per_row = 4 * batch * channels * window * window * width
-    return max(1, band_bytes // max(per_row, 1))
+def _gather_index(tile: int, radius: int, device) -> torch.Tensor:
+    """(T*T, D): where each target pixel's window candidates sit in its tile's (T+2R)^2 source region."""
+    k, side = 2 * radius + 1, tile + 2 * radius
+    ty, tx = torch.meshgrid(torch.arange(tile), torch.arange(tile), indexing="ij")
+    dy, dx = torch.meshgrid(torch.arange(k), torch.arange(k), indexing="ij")
+    return ((ty.reshape(-1, 1) + dy.reshape(1, -1)) * side + tx.reshape(-1, 1) + dx.reshape(1, -1)).to(device)
+
+
+def _tile_logits(source_band: torch.Tensor, target_band: torch.Tensor, radius: int, tile: int) -> torch.Tensor:
+    """Raw dot products of a band of rows.
+
+    Args:
+        source_band: (B, C, h + 2R, w + 2R) source features around the band, zero-padded.
+        target_band: (B, C, h, w) target features, h and w multiples of ``tile``.
+
+    Returns:
+        (B, D, h, w): one (T*T, C) x (C, (T+2R)^2) product per tile, then the D window entries.
+    """
+    b, c, h, w = target_band.shape
+    side, d = tile + 2 * radius, (2 * radius + 1) ** 2
+    ny, nx = h // tile, w // tile
+    regions = F.unfold(source_band, side, stride=tile).view(b, c, side * side, ny * nx)
+    regions = regions.permute(0, 3, 1, 2).reshape(-1, c, side * side)
+    targets = F.unfold(target_band, tile, stride=tile).view(b, c, tile * tile, ny * nx)
+    targets = targets.permute(0, 3, 2, 1).reshape(-1, tile * tile, c)
+    scores = torch.bmm(targets, regions)  # (B * tiles, T*T, (T+2R)^2)
+    logits = scores.gather(2, _gather_index(tile, radius, scores.device).expand(scores.shape[0], -1, -1))
+    return logits.view(b, ny, nx, tile, tile, d).permute(0, 5, 1, 3, 2, 4).reshape(b, d, h, w)
+
+
+def _band_rows(channels: int, radius: int, width: int, batch: int, band_bytes: int, tile: int) -> int:
+    side = tile + 2 * radius
+    per_tile_row = 4 * batch * (width // tile) * (tile * tile * side * side + channels * side * side)
+    return max(1, band_bytes // max(per_tile_row, 1)) * tile
 
 
 def local_affinity(
@@ -28,7 +61,7 @@ def local_affinity(
         target_features: (B, C, h, w) features of slice 2.
         radius: window radius R in feature pixels; the window has D = (2R+1)^2 candidates, offset
             index ``(dy + R) * (2R+1) + (dx + R)``.
-        band_bytes: memory cap of the unfolded band; ``None`` processes all rows at once (training).
+        band_bytes: memory cap of one band of rows; ``None`` processes all rows at once (training).
 
     Returns:
         (B, D, h, w) weights, summing to 1 over D; zero for candidates outside the image.
@@ -36,19 +69,21 @@ def local_affinity(
     if source_features.shape != target_features.shape:
         raise ValueError(f"feature shapes differ: {tuple(source_features.shape)} vs {tuple(target_features.shape)}")
     b, c, h, w = source_features.shape
-    k = 2 * radius + 1
-    padded = F.pad(source_features, (radius, radius, radius, radius))
+    k, tile = 2 * radius + 1, TILE
+    pad_h, pad_w = -h % tile, -w % tile
+    source = F.pad(source_features, (radius, radius + pad_w, radius, radius + pad_h))
+    target = F.pad(target_features, (0, pad_w, 0, pad_h))
     inside = F.pad(source_features.new_ones(1, 1, h, w), (radius, radius, radius, radius))
-    rows = h if band_bytes is None else _band_rows(c, k, w, b, band_bytes)
-    bands = []
-    for y0 in range(0, h, rows):
-        y1 = min(h, y0 + rows)
-        window = F.unfold(padded[:, :, y0 : y1 + 2 * radius], k).view(b, c, k * k, (y1 - y0) * w)
-        valid = F.unfold(inside[:, :, y0 : y1 + 2 * radius], k).view(1, k * k, (y1 - y0) * w) > 0
-        target = target_features[:, :, y0:y1].reshape(b, c, (y1 - y0) * w)
-        logits = torch.einsum("bcdn,bcn->bdn", window, target).masked_fill(~valid, float("-inf"))
-        bands.append(torch.softmax(logits, dim=1).view(b, k * k, y1 - y0, w))
-    return torch.cat(bands, dim=2)
+    valid = F.unfold(inside, k).view(1, k * k, h, w) > 0
+    rows = h + pad_h if band_bytes is None else _band_rows(c, radius, w + pad_w, b, band_bytes, tile)
+    logits = torch.cat(
+        [
+            _tile_logits(source[:, :, y0 : y0 + rows + 2 * radius], target[:, :, y0 : y0 + rows], radius, tile)
+            for y0 in range(0, h + pad_h, rows)
+        ],
+        dim=2,
+    )[:, :, :h, :w]
+    return torch.softmax(logits.masked_fill(~valid, float("-inf")), dim=1)
 
 
 def warp(weights: torch.Tensor, values: torch.Tensor, radius: int, stride: int = 1) -> torch.Tensor:
@@ -73,6 +108,6 @@ def warp(weights: torch.Tensor, values: torch.Tensor, radius: int, stride: int =
     channels = values.shape[1]
     blocks = F.pixel_unshuffle(values, stride) if stride > 1 else values  # (B, K*s*s, h, w)
     window = F.unfold(blocks, k, padding=radius).view(b, blocks.shape[1], d, h * w)
-    warped = torch.einsum("bkdn,bdn->bkn", window, weights.reshape(b, d, h * w)).view(b, -1, h, w)
+    warped = (window * weights.reshape(b, 1, d, h * w)).sum(2).view(b, -1, h, w)
     out = F.pixel_shuffle(warped, stride) if stride > 1 else warped
     return out.view(b, channels, h * stride, w * stride)

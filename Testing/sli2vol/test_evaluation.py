@@ -121,7 +121,7 @@ def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys, 
     args = ["evaluate", str(data_folder), "-o", str(out), "--model", f"edge={trained_model_path}", "--quiet", "--seed", "5",
             "--threads", "1"]
     assert main(args) == 0
-    result = json.loads((out / "results.json").read_text())
+    result = json.loads((out / "results.json").read_text(encoding="utf-8"))
     records = result["records"]
     assert result["complete"] and len(records) == 2 * 2 * 4
     assert {r["method"] for r in records} == {"optical_flow", "no_verification", "full", "improved"}
@@ -132,7 +132,7 @@ def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys, 
     assert all(0.0 <= r["dice"] <= 1.0 and r["seconds"] > 0 for r in records)
     assert np.mean([r["dice"] for r in records if r["method"] == "full"]) > 0.7
     assert result["meta"]["models"]["edge"]["sha256"]
-    markdown = (out / "results.md").read_text()
+    markdown = (out / "results.md").read_text(encoding="utf-8")
     assert "| phantoms | left kidney | 2 |" in markdown and "| kidney | 2 |" in markdown
     assert "mean over structures" in markdown and "full" in markdown
     pngs = sorted((out / "overlays").glob("*.png"))
@@ -144,7 +144,7 @@ def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys, 
     assert "use --force" in capsys.readouterr().err
     assert (out / "results.json").read_bytes() == before
     assert main(args + ["--force", "--methods", "optical_flow", "--structures", "kidney"]) == 0
-    records = json.loads((out / "results.json").read_text())["records"]
+    records = json.loads((out / "results.json").read_text(encoding="utf-8"))["records"]
     assert {(r["method"], r["structure"]) for r in records} == {("optical_flow", "left kidney")}
     assert len(list((out / "overlays").glob("*.png"))) == 2  # the first run's overlays are replaced
 
@@ -161,7 +161,7 @@ def test_evaluate_image_label_pairs(data_folder, tmp_path):
     rc = main(["evaluate", "--pair", str(data_folder / "p0_image.nii.gz"), str(data_folder / "p0_label.nii.gz"),
                "-o", str(out), "--methods", "optical_flow", "--quiet", "--worst", "1"])
     assert rc == 0
-    records = json.loads((out / "results.json").read_text())["records"]
+    records = json.loads((out / "results.json").read_text(encoding="utf-8"))["records"]
     assert {r["structure"] for r in records} == {"label 1", "label 2"}
     assert len(list((out / "overlays").glob("*.png"))) == 1
 
