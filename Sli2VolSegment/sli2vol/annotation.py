@@ -75,7 +75,8 @@ def anchors_by_label(stack_mask: np.ndarray, labels: list[int] | None = None) ->
 
     Raises :class:`InputError` for requested labels absent from the annotation.
     """
-    present = [int(v) for v in np.unique(stack_mask) if v != 0]
+    annotated = np.flatnonzero(stack_mask.any(axis=(1, 2)))
+    present = [int(v) for v in np.unique(stack_mask[annotated]) if v != 0]
     if labels is None:
         labels = present
     missing = [lab for lab in labels if lab not in present]

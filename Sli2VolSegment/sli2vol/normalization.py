@@ -7,10 +7,18 @@ CT_WINDOW_HU = (-300.0, 400.0)
 PERCENTILES = (0.5, 99.5)
 
 
-def looks_like_ct(volume: np.ndarray) -> bool:
-    """Heuristic: Hounsfield units have air near -1000 and a large negative range."""
-    low = float(np.percentile(volume, 1))
-    return low < -500.0 and float(volume.max()) > 0.0
+SAMPLE_SIZE = 2_000_000  # voxels used to estimate percentiles
+
+
+def intensity_sample(volume: np.ndarray) -> np.ndarray:
+    """An evenly strided sample of at most ~``SAMPLE_SIZE`` voxels (percentiles of large volumes)."""
+    flat = volume.reshape(-1)
+    return flat[:: max(1, flat.size // SAMPLE_SIZE)]
+
+
+def looks_like_ct(sample: np.ndarray) -> bool:
+    """Heuristic on an intensity sample: Hounsfield units have air near -1000 and positive tissue."""
+    return float(np.percentile(sample, 1)) < -500.0 and float(sample.max()) > 0.0
 
 
 def intensity_window(volume: np.ndarray, mode: str = "auto") -> tuple[float, float]:
@@ -20,9 +28,9 @@ def intensity_window(volume: np.ndarray, mode: str = "auto") -> tuple[float, flo
     """
     if mode not in ("auto", "ct", "percentile"):
         raise ValueError(f"normalisation mode must be 'auto', 'ct' or 'percentile', got {mode!r}")
-    if mode == "ct" or (mode == "auto" and looks_like_ct(volume)):
+    sample = intensity_sample(volume)
+    if mode == "ct" or (mode == "auto" and looks_like_ct(sample)):
         return CT_WINDOW_HU
-    sample = volume[:: max(1, volume.shape[0] // 64)]
     low, high = np.percentile(sample, PERCENTILES)
     if high <= low:
         high = low + 1.0
