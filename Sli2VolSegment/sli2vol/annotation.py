@@ -8,9 +8,6 @@ class InputError(ValueError):
     """Image, mask or options that cannot be propagated; the message says what is wrong."""
 
 
-AXIS_NAMES = {0: "axis 0 (k / slice index)", 1: "axis 1 (j / row)", 2: "axis 2 (i / column)"}
-
-
 def validate_volume(image: np.ndarray, name: str = "image") -> None:
     """A 3-D array with finite values."""
     if not isinstance(image, np.ndarray):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -64,7 +65,7 @@ def reconstruction_loss(encoder: torch.nn.Module, pairs: torch.Tensor) -> torch.
 
 def _lr_at(step: int, cfg: TrainConfig) -> float:
     progress = min(step / max(cfg.steps, 1), 1.0)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + torch.cos(torch.tensor(progress * torch.pi)).item()))
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(progress * math.pi)))
 
 
 class Checkpoint:
