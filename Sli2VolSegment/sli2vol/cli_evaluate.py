@@ -13,7 +13,8 @@ from tqdm import tqdm
 
 from .annotation import InputError
 from .evaluation import EvaluationConfig, count_units, evaluate
-from .evaluation_data import cases_from_manifest, cases_from_pairs
+from .evaluation_parallel import evaluate_in_workers
+from .evaluation_data import cases_from_manifest, cases_from_pairs, select_structures
 from .evaluation_methods import build_predictors, method_specs
 from .evaluation_report import (
     existing_results,
@@ -83,6 +84,8 @@ def run_evaluate(args) -> int:
     units = count_units(cases, args.structures)
     if units == 0:
         raise InputError(f"no structure of the {len(cases)} cases matches --structures {args.structures}")
+    if args.workers < 1:
+        raise InputError(f"--workers must be >= 1, got {args.workers}")
     if args.threads:
         torch.set_num_threads(args.threads)
     predictors, identities = build_predictors(specs, models, args.device)
@@ -95,9 +98,18 @@ def run_evaluate(args) -> int:
         bar.set_postfix_str(description, refresh=False)
         bar.update()
 
+    def case_done(case, so_far) -> None:
+        write_json(folder, meta, so_far.records, complete=False)
+        bar.set_postfix_str(case.case_id, refresh=False)
+        bar.update(len(select_structures(case, args.structures)))
+
     start = time.perf_counter()
     try:
-        result = evaluate(cases, predictors, config, progress)
+        if args.workers == 1:
+            result = evaluate(cases, predictors, config, progress)
+        else:
+            threads = args.threads or max(1, torch.get_num_threads() // args.workers)
+            result = evaluate_in_workers(cases, specs, models, config, args.workers, threads, args.device, case_done)
     finally:
         bar.close()
     meta["wall_seconds"] = time.perf_counter() - start
@@ -124,6 +136,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--axis", type=int, choices=(0, 1, 2), default=0, help="array axis of the annotated slice (0 = k)")
     p.add_argument("--worst", type=int, default=3, help="overlay PNGs of this many lowest-Dice cases per method")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch, per worker (default: torch's choice, "
+                   "divided among the workers)")
+    p.add_argument("--workers", type=int, default=1, help="cases evaluated at once in separate processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables on the terminal")
     p.set_defaults(run=run_evaluate)

@@ -68,6 +68,20 @@ def _evaluate_structure(result: Evaluation, case: Case, volume, label: int, name
         result.worst[method].offer(record, volume, truth, pred, config.axis)
 
 
+def evaluate_case(case: Case, predictors: dict, config: EvaluationConfig, result: Evaluation | None = None,
+                  progress: Callable[[str, Evaluation], None] | None = None) -> Evaluation:
+    """Every predictor on every selected structure of one case, appended to ``result`` (default: a
+    new one). ``progress`` is called after each structure."""
+    result = result or Evaluation(worst={m: WorstCases(config.worst) for m in predictors})
+    volume = load_case(case)
+    for label, name in select_structures(case, config.structures).items():
+        if (volume.labels == label).any():
+            _evaluate_structure(result, case, volume, label, name, predictors, config)
+        if progress is not None:
+            progress(f"{case.case_id} {name}", result)
+    return result
+
+
 def evaluate(
     cases: list,
     predictors: dict,
@@ -82,13 +96,15 @@ def evaluate(
     config = config or EvaluationConfig()
     result = Evaluation(worst={m: WorstCases(config.worst) for m in predictors})
     for case in cases:
-        volume = load_case(case)
-        for label, name in select_structures(case, config.structures).items():
-            if (volume.labels == label).any():
-                _evaluate_structure(result, case, volume, label, name, predictors, config)
-            if progress is not None:
-                progress(f"{case.case_id} {name}", result)
+        evaluate_case(case, predictors, config, result, progress)
     return result
+
+
+def merge(result: Evaluation, part: Evaluation) -> None:
+    """Add the records and worst cases of ``part`` (e.g. one case evaluated elsewhere) to ``result``."""
+    result.records.extend(part.records)
+    for method, worst in part.worst.items():
+        result.worst.setdefault(method, WorstCases(worst.n)).take(worst.items)
 
 
 def count_units(cases: list, structures: list | None) -> int:

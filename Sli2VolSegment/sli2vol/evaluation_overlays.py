@@ -56,7 +56,11 @@ class WorstCases:
             return
         if len(self.items) == self.n and record["dice"] >= self.items[-1].record["dice"]:
             return
-        self.items.append(error_slice(record, volume, truth, pred, axis))
+        self.take([error_slice(record, volume, truth, pred, axis)])
+
+    def take(self, items: list) -> None:
+        """Keep the ``n`` lowest-Dice of the kept items and ``items`` (ErrorSlices)."""
+        self.items.extend(items)
         self.items.sort(key=lambda e: e.record["dice"])
         del self.items[self.n:]
 

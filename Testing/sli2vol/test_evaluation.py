@@ -149,6 +149,18 @@ def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys, 
     assert len(list((out / "overlays").glob("*.png"))) == 2  # the first run's overlays are replaced
 
 
+def test_evaluate_in_worker_processes_matches_one_process(data_folder, tmp_path, trained_model_path, restore_threads):
+    base = ["evaluate", str(data_folder), "--model", str(trained_model_path), "--quiet", "--threads", "1",
+            "--methods", "optical_flow", "improved", "--worst", "2"]
+    assert main(base + ["-o", str(tmp_path / "one")]) == 0
+    assert main(base + ["-o", str(tmp_path / "two"), "--workers", "2"]) == 0
+    one, two = (json.loads((tmp_path / name / "results.json").read_text(encoding="utf-8")) for name in ("one", "two"))
+    keys = ("case_id", "structure", "method", "annotated_slice", "dice", "predicted_voxels")
+    assert [[r[k] for k in keys] for r in two["records"]] == [[r[k] for k in keys] for r in one["records"]]
+    assert two["complete"] and two["overlays"] == one["overlays"] and len(two["overlays"]) == 4
+    assert main(base + ["-o", str(tmp_path / "bad"), "--workers", "0"]) == 1
+
+
 def test_overlay_crop_box():
     region = np.zeros((100, 120), bool)
     region[40:50, 60:100] = True

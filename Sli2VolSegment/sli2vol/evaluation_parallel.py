@@ -1,0 +1,57 @@
+"""The evaluation spread over worker processes, one case per task (each worker loads the models once)."""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Callable
+
+import torch
+
+from .evaluation import Evaluation, EvaluationConfig, evaluate_case, merge
+from .evaluation_methods import build_predictors
+from .evaluation_overlays import WorstCases
+
+_WORKER: dict = {}  # set once per worker process by _start_worker: its predictors and config
+
+
+def _start_worker(specs: list, models: dict, device: str | None, threads: int, config: EvaluationConfig) -> None:
+    torch.set_num_threads(threads)
+    predictors, _ = build_predictors(specs, models, device)
+    _WORKER.update(predictors=predictors, config=config)
+
+
+def _run_case(case) -> Evaluation:
+    return evaluate_case(case, _WORKER["predictors"], _WORKER["config"])
+
+
+def evaluate_in_workers(
+    cases: list,
+    specs: list,
+    models: dict,
+    config: EvaluationConfig,
+    workers: int,
+    threads: int,
+    device: str | None = None,
+    progress: Callable[[object, Evaluation], None] | None = None,
+) -> Evaluation:
+    """:func:`evaluation.evaluate` with ``workers`` processes of ``threads`` torch threads each.
+
+    ``progress`` is called with (case, evaluation so far) as each case finishes. The returned records
+    are in case order, as a single-process run gives them; a worker's error is raised here.
+    """
+    parts: list = [None] * len(cases)
+    so_far = Evaluation(worst={s.name: WorstCases(config.worst) for s in specs})
+    context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(specs, models, device, threads, config)) as pool:
+        futures = {pool.submit(_run_case, case): k for k, case in enumerate(cases)}
+        for future in as_completed(futures):
+            k = futures[future]
+            parts[k] = future.result()
+            merge(so_far, parts[k])
+            if progress is not None:
+                progress(cases[k], so_far)
+    result = Evaluation(worst={s.name: WorstCases(config.worst) for s in specs})
+    for part in parts:
+        merge(result, part)
+    return result
