@@ -43,10 +43,15 @@ def add_propagation_options(p) -> None:
                    help="gaussian: likelihood ratio (default); mean: the paper's nearest-mean test")
     p.add_argument("--verification-reference", choices=("anchor", "previous"), default=VerificationConfig.reference,
                    help="foreground intensities from the annotated slice (default) or the previous slice (paper)")
+    p.add_argument("--growth-z", type=float, default=VerificationConfig.growth_z,
+                   help="pixels the mask grows into must lie within this many SDs of the annotated intensities "
+                        "(0: off, as the paper)")
     p.add_argument("--min-structure-px", type=int, default=PropagationConfig.min_structure_px,
                    help="zoom in so the annotation spans at least this many pixels (0: off, as the paper)")
+    p.add_argument("--max-slice-step-px", type=float, default=PropagationConfig.max_slice_step_px,
+                   help="zoom out so one slice gap spans at most this many pixels (0: off, as the paper)")
     p.add_argument("--paper-engine", action="store_true",
-                   help="the paper's engine: nearest-mean verification on the previous slice, no zoom")
+                   help="the paper's engine: nearest-mean verification on the previous slice, no growth test, no zoom")
     p.add_argument("--full-frame", action="store_true", help="process whole slices instead of a region")
     p.add_argument("--no-isotropic", action="store_true", help="do not resample slices to square pixels")
     p.add_argument("--normalization", choices=("auto", "ct", "percentile"), default="auto")
@@ -63,7 +68,7 @@ def config_from_args(args, axis: int | None) -> PropagationConfig:
         except ValueError as exc:
             raise InputError(f"--labels must be comma-separated integers, got {args.labels!r}") from exc
     verification = VerificationConfig(enabled=not args.no_verification, rule=args.verification_rule,
-                                      reference=args.verification_reference)
+                                      reference=args.verification_reference, growth_z=args.growth_z)
     options = dict(
         axis=axis,
         labels=labels,
@@ -75,6 +80,7 @@ def config_from_args(args, axis: int | None) -> PropagationConfig:
         use_roi=not args.full_frame,
         isotropic=not args.no_isotropic,
         min_structure_px=args.min_structure_px,
+        max_slice_step_px=args.max_slice_step_px,
         device=args.device,
     )
     return paper_config(**options) if args.paper_engine else PropagationConfig(**options)

@@ -37,19 +37,22 @@ class PropagationConfig:
     isotropic: bool = True  # resample slices to square pixels when in-plane spacing differs
     min_structure_px: int = 48  # zoom slices in so the annotation spans at least this many pixels (0: off)
     max_zoom: float = 3.0  # upper bound of that zoom
+    max_slice_step_px: float = 3.0  # thick slices: zoom out so one slice gap spans at most this many pixels (0: off)
     device: Optional[str] = None  # "cuda", "cpu", ...; None: CUDA when available
     band_bytes: int = DEFAULT_BAND_BYTES  # memory cap of one affinity band
+    threshold: float = 0.5  # a warped mask value above this propagates (before verification)
 
 
 def paper_config(**overrides) -> PropagationConfig:
-    """The paper's engine: nearest-mean verification against the previous slice, no zoom (these
-    three settings are forced; every other option comes from ``overrides``).
+    """The paper's engine: nearest-mean verification against the previous slice, no growth test, no
+    zoom (these settings are forced; every other option comes from ``overrides``).
 
-    (The defaults add a likelihood-ratio verification against the annotated slice and zoom for
-    small structures; see ``PropagationConfig`` and ``VerificationConfig``.)"""
+    (The defaults add a likelihood-ratio verification against the annotated slice, a stricter test
+    for pixels the mask grows into, and zoom for small structures and thick slices; see
+    ``PropagationConfig`` and ``VerificationConfig``.)"""
     verification = overrides.pop("verification", VerificationConfig())
-    verification = VerificationConfig(**{**verification.__dict__, "rule": "mean", "reference": "previous"})
-    return PropagationConfig(**{**overrides, "min_structure_px": 0, "verification": verification})
+    verification = VerificationConfig(**{**verification.__dict__, "rule": "mean", "reference": "previous", "growth_z": 0.0})
+    return PropagationConfig(**{**overrides, "min_structure_px": 0, "max_slice_step_px": 0.0, "verification": verification})
 
 
 def select_device(device: Optional[str] = None) -> torch.device:
@@ -138,16 +141,30 @@ def _label_scores(run: _Run, anchor_masks: dict, anchors: list, n_slices: int, l
         yield (j, *_vote(res, shape_hw))
 
 
-def working_shape(annotation: np.ndarray, plane_spacing: tuple, config: PropagationConfig) -> tuple[int, int]:
-    """In-plane shape the label is propagated at: square pixels (``config.isotropic``), zoomed in so
-    that the annotation (A, H, W) bool spans at least ``config.min_structure_px`` pixels."""
+def working_shape(annotation: np.ndarray, plane_spacing: tuple, config: PropagationConfig,
+                  slice_spacing: float | None = None) -> tuple[int, int]:
+    """In-plane shape the label is propagated at.
+
+    Square pixels (``config.isotropic``); for slices ``slice_spacing`` mm apart that are thicker than
+    ``config.max_slice_step_px`` pixels, zoomed out so the affinity window reaches as far as the
+    anatomy moves from one slice to the next, but never so far that the annotation (A, H, W) bool
+    spans fewer than ``config.min_structure_px`` pixels; smaller annotations are zoomed in to that
+    size (at most ``config.max_zoom`` times).
+    """
     native_hw = annotation.shape[1:]
     shape_hw = isotropic_shape(native_hw, plane_spacing) if config.isotropic else tuple(native_hw)
+    pixel_mm = plane_spacing[0] * native_hw[0] / shape_hw[0]
+    zoom_out = 1.0
+    if config.max_slice_step_px > 0 and slice_spacing:
+        zoom_out = min(1.0, config.max_slice_step_px * pixel_mm / slice_spacing)
     if config.min_structure_px <= 0:
+        zoom = zoom_out
+    else:
+        rows, cols = np.flatnonzero(annotation.any(axis=(0, 2))), np.flatnonzero(annotation.any(axis=(0, 1)))
+        extent = max((rows[-1] - rows[0] + 1) * shape_hw[0] / native_hw[0], (cols[-1] - cols[0] + 1) * shape_hw[1] / native_hw[1])
+        zoom = max(zoom_out, min(config.max_zoom, config.min_structure_px / extent))
+    if zoom == 1.0:
         return tuple(shape_hw)
-    rows, cols = np.flatnonzero(annotation.any(axis=(0, 2))), np.flatnonzero(annotation.any(axis=(0, 1)))
-    extent = max((rows[-1] - rows[0] + 1) * shape_hw[0] / native_hw[0], (cols[-1] - cols[0] + 1) * shape_hw[1] / native_hw[1])
-    zoom = float(np.clip(config.min_structure_px / extent, 1.0, config.max_zoom))
     return tuple(max(1, round(n * zoom)) for n in shape_hw)
 
 
@@ -208,9 +225,9 @@ def propagate_volume(
     out = np.zeros(stack.shape, dtype=np.int32)
     best = np.zeros(stack.shape, dtype=np.float16)
     for label, label_anchors in anchors.items():
-        shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config)
+        shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config, spacing[axis])
         run.propagator = PairPropagator(model, SliceSource(stack, window, shape_hw), device, config.verification,
-                                        config.use_roi, config.band_bytes)
+                                        config.use_roi, config.band_bytes, config.threshold)
         anchor_masks = {
             a: resample_labels((stack_mask[a] == label)[None].astype(np.uint8), shape_hw)[0] > 0 for a in label_anchors
         }

@@ -17,6 +17,7 @@ class VerificationConfig:
     closing_iterations: int = 2  # fill holes, dilate, erode, fill holes (0: fill holes only)
     rule: str = "gaussian"  # "gaussian": likelihood ratio of normal fits; "mean": the paper (closer to p than n)
     reference: str = "anchor"  # foreground sample: the "anchor" annotation, or the "previous" slice's mask (paper)
+    growth_z: float = 0.75  # pixels the mask grows into must lie within this many SDs of the foreground mean (0: off)
 
 
 def ring_around(mask: np.ndarray, iterations: int) -> np.ndarray:
@@ -41,6 +42,15 @@ def looks_like_foreground(values: np.ndarray, inside: np.ndarray, ring: np.ndarr
     return ((values - p) / sp) ** 2 + 2 * np.log(sp) < ((values - n) / sn) ** 2 + 2 * np.log(sn)
 
 
+def close_to_foreground(values: np.ndarray, inside: np.ndarray, max_z: float) -> np.ndarray:
+    """Per value: within ``max_z`` standard deviations of the ``inside`` sample's mean?
+
+    Applied to the pixels a propagated mask grows into (outside the previous mask), this stops the
+    slow creep into a touching organ of similar intensity (e.g. kidney into spleen), which the
+    likelihood ratio against the broad ring sample lets through."""
+    return np.abs(values - inside.mean()) < max_z * max(float(inside.std()), 1e-3)
+
+
 def verify_mask(
     prev_slice: np.ndarray,
     prev_mask: np.ndarray,
@@ -49,7 +59,8 @@ def verify_mask(
     config: VerificationConfig = VerificationConfig(),
     inside_sample: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Keep a propagated pixel only if its intensity on the next slice is closer to p than to n.
+    """Keep a propagated pixel only if its intensity on the next slice is closer to p than to n (and,
+    with ``config.growth_z``, a pixel outside ``prev_mask`` only if it is close to p).
 
     Args:
         prev_slice, next_slice: (H, W) float intensities of slices i and i+1.
@@ -68,6 +79,8 @@ def verify_mask(
     if ring.any():
         inside = prev_slice[prev_mask] if inside_sample is None else inside_sample
         kept &= looks_like_foreground(next_slice, inside, prev_slice[ring], config.rule)
+        if config.growth_z > 0:
+            kept &= prev_mask | close_to_foreground(next_slice, inside, config.growth_z)
     kept = ndimage.binary_fill_holes(kept)
     if config.closing_iterations > 0 and kept.any():
         kept = ndimage.binary_dilation(kept, iterations=config.closing_iterations)

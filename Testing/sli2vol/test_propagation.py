@@ -6,7 +6,7 @@ from conftest import one_slice_annotation
 from sli2vol.annotation import InputError
 from sli2vol.model_io import load_model
 from sli2vol.phantom import dice, largest_slice
-from sli2vol.propagation import PropagationCancelled, PropagationConfig, propagate_volume, working_shape
+from sli2vol.propagation import paper_config, PropagationCancelled, PropagationConfig, propagate_volume, working_shape
 from sli2vol.verification import VerificationConfig
 
 
@@ -113,3 +113,15 @@ def test_working_shape_is_isotropic_and_zooms_small_structures():
     assert working_shape(annotation, (1.0, 2.0), PropagationConfig(min_structure_px=480, max_zoom=3)) == (300, 300)
     big = np.ones((1, 100, 50), bool)
     assert working_shape(big, (1.0, 2.0), PropagationConfig()) == (100, 100)
+
+
+def test_working_shape_zooms_out_for_thick_slices_but_keeps_small_structures_large():
+    big = np.ones((1, 100, 100), bool)
+    # 6 mm slices on 1 mm pixels: one slice gap is 6 px; at most 3 px -> zoom 0.5
+    assert working_shape(big, (1.0, 1.0), PropagationConfig(), slice_spacing=6.0) == (50, 50)
+    assert working_shape(big, (1.0, 1.0), PropagationConfig(), slice_spacing=2.0) == (100, 100)
+    assert working_shape(big, (1.0, 1.0), PropagationConfig(max_slice_step_px=0), slice_spacing=6.0) == (100, 100)
+    assert working_shape(big, (1.0, 1.0), paper_config(), slice_spacing=6.0) == (100, 100)
+    medium = np.zeros((1, 100, 100), bool)
+    medium[0, 20:84, 20:84] = True  # 64 px: zoomed out only down to 48 px
+    assert working_shape(medium, (1.0, 1.0), PropagationConfig(), slice_spacing=6.0) == (75, 75)

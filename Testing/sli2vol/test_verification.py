@@ -46,6 +46,24 @@ def test_rejects_pixels_that_look_like_background():
     np.testing.assert_array_equal(out, organ_next)
 
 
+def test_growth_test_stops_creep_into_a_touching_organ_of_similar_intensity():
+    """Organ 0.50 +- 0.03 touching a neighbour at 0.55 (fat at 0.1 elsewhere in the ring): the likelihood
+    ratio against the broad ring keeps the neighbour; the growth test rejects it, but not the organ's own
+    pixels, which may lie up to 2 SDs off the mean inside the previous mask."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:60, :60]
+    organ = _disc((60, 60), (30, 24), 10)
+    neighbour = (xx >= 34) & (np.abs(yy - 30) < 14) & ~organ
+    image = np.where(organ, 0.5 + 0.03 * rng.standard_normal((60, 60)), np.where(neighbour, 0.55, 0.1))
+    propagated = organ | (neighbour & (xx < 40))  # the network let the mask creep 6 px into the neighbour
+    options = dict(closing_iterations=0)
+    lenient = verify_mask(image, organ, image, propagated, VerificationConfig(growth_z=0.0, **options))
+    strict = verify_mask(image, organ, image, propagated, VerificationConfig(growth_z=0.75, **options))
+    assert (lenient & neighbour).sum() > 50
+    assert not (strict & neighbour).any()
+    np.testing.assert_array_equal(strict, lenient & organ)
+
+
 def test_fills_holes_and_closes_gaps():
     shape = (40, 40)
     prev_mask = _disc(shape, (20, 20), 10)
