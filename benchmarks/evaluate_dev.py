@@ -4,7 +4,7 @@ Runs ``sli2vol evaluate`` on the labelled dev datasets of DATA_DIR (the shared m
 data stay where they are), writes the evaluation folder (default benchmarks/output/evaluate_dev,
 not tracked; overwritten) and rewrites the sli2vol-eval section of benchmarks/RESULTS.md.
 
-Usage: python benchmarks/evaluate_dev.py DATA_DIR --model edge=EDGE.pt --model raw=RAW.pt [--max-cases N]
+Usage: python benchmarks/evaluate_dev.py DATA_DIR --model edge=EDGE.pt --model raw=RAW.pt [--max-cases N] [--workers N]
 """
 from __future__ import annotations
 
@@ -64,14 +64,16 @@ def main() -> int:
     p.add_argument("--out", default=str(HERE / "output" / "evaluate_dev"), help="evaluation folder (overwritten)")
     p.add_argument("--results", default=str(HERE / "RESULTS.md"), help="markdown file whose section is rewritten")
     p.add_argument("--device", help="cpu, cuda, ... (default: CUDA when available)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (per worker)")
+    p.add_argument("--workers", type=int, help="cases evaluated at once in separate processes")
     args = p.parse_args()
     argv = ["evaluate", args.data, "-o", args.out, "--force", "--datasets", *args.datasets]
     for value in args.model:
         argv += ["--model", value]
     if args.structures:
         argv += ["--structures", *args.structures]
-    for flag, value in (("--max-cases", args.max_cases), ("--device", args.device), ("--threads", args.threads)):
+    for flag, value in (("--max-cases", args.max_cases), ("--device", args.device), ("--threads", args.threads),
+                        ("--workers", args.workers)):
         if value is not None:
             argv += [flag, str(value)]
     rc = sli2vol_main(argv)

@@ -44,12 +44,12 @@ def run_train(args) -> int:
                 f.write(json.dumps({"step": step, "loss": loss, "time": time.time()}) + "\n")
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    start = time.time()
     encoder = train(volumes, cfg, run_dir, device, on_step)
     bar.close()
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 exports
         return 0
-    info = {"volumes": [p.name for p in paths], "device": str(device), "session_seconds": time.time() - start}
+    _, _, step, elapsed = load_checkpoint_encoder(run_dir)  # totals over every session of the run
+    info = {"step": step, "train_seconds": elapsed, "volumes": [p.name for p in paths], "device": str(device)}
     export(encoder, cfg, args.output or run_dir / "model.pt", info)
     print(f"exported {args.output or run_dir / 'model.pt'}")
     return 0

@@ -77,6 +77,7 @@ def test_cli_train_and_export(tmp_path):
     model = load_model(run / "model.pt")
     assert model.sli2vol_meta["network"]["input_mode"] == "raw"
     assert model.sli2vol_meta["info"]["volumes"] == ["vol1.nii.gz", "vol2.nii.gz"]  # the label file is skipped
+    assert model.sli2vol_meta["info"]["step"] == 4 and model.sli2vol_meta["info"]["train_seconds"] > 0
     assert main(["export", str(run), "-o", str(tmp_path / "again.pt")]) == 0
     assert load_model(tmp_path / "again.pt").sli2vol_meta["info"]["step"] == 4
     assert main(["train", str(tmp_path / "nothing_here"), "--run-dir", str(run), "--quiet"]) == 1
