@@ -11,6 +11,14 @@ from sli2vol.phantom import make_phantom
 from sli2vol.training import TrainConfig, export, train
 
 
+@pytest.fixture
+def restore_threads():
+    """``--threads`` changes torch's process-wide thread count; put it back after the test."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def trained_model_path(tmp_path_factory) -> str:
     """A fast-encoder model trained for a few seconds on phantoms (not the test phantom)."""

@@ -200,3 +200,14 @@ def test_paper_engine_flag_maps_to_the_papers_settings():
                                       "--max-slice-step-px", "0"])
     cfg = config_from_args(args, None)
     assert (cfg.verification.growth_z, cfg.max_slice_step_px) == (0.0, 0.0)
+
+
+def test_demo_with_the_bundled_model(tmp_path, capsys, restore_threads):
+    assert main(["demo", "-o", str(tmp_path / "demo"), "--threads", "1", "--quiet"]) == 0
+    assert torch.get_num_threads() == 1
+    dices = [float(line.split("Dice")[1]) for line in capsys.readouterr().out.splitlines() if "Dice" in line]
+    assert len(dices) == 2 and min(dices) > 0.9
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [
+        "annotation.nii.gz", "image.nii.gz", "result.nii.gz", "truth.nii.gz"]
+    assert main(["demo", "-o", str(tmp_path / "again"), "--threads", "0", "--quiet"]) == 1
+    assert "--threads must be >= 1" in capsys.readouterr().err

@@ -108,14 +108,6 @@ def test_method_names():
         method_specs({"edge": "e.pt"}, ["network"])
 
 
-@pytest.fixture
-def restore_threads():
-    """``--threads`` changes torch's process-wide thread count; put it back after the test."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys, restore_threads):
     out = tmp_path / "out"
     args = ["evaluate", str(data_folder), "-o", str(out), "--model", f"edge={trained_model_path}", "--quiet", "--seed", "5",
