@@ -51,8 +51,12 @@ def add_propagation_options(p) -> None:
                    help="zoom in so the annotation spans at least this many pixels (0: off, as the paper)")
     p.add_argument("--max-slice-step-px", type=float, default=PropagationConfig.max_slice_step_px,
                    help="zoom out so one slice gap spans at most this many pixels (0: off, as the paper)")
+    p.add_argument("--boundary-px", type=int, default=PropagationConfig.boundary_px,
+                   help="add the pixels this close to each slice's mask whose warped value exceeds 0.25 "
+                        "(0: off, as the paper)")
     p.add_argument("--paper-engine", action="store_true",
-                   help="the paper's engine: nearest-mean verification on the previous slice, no growth test, no zoom")
+                   help="the paper's engine: nearest-mean verification on the previous slice, no growth test, "
+                        "no zoom, no boundary recovery")
     p.add_argument("--full-frame", action="store_true", help="process whole slices instead of a region")
     p.add_argument("--no-isotropic", action="store_true", help="do not resample slices to square pixels")
     p.add_argument("--normalization", choices=("auto", "ct", "percentile"), default="auto")
@@ -84,6 +88,7 @@ def config_from_args(args, axis: int | None) -> PropagationConfig:
         isotropic=not args.no_isotropic,
         min_structure_px=args.min_structure_px,
         max_slice_step_px=args.max_slice_step_px,
+        boundary_px=args.boundary_px,
         device=args.device,
     )
     return paper_config(**options) if args.paper_engine else PropagationConfig(**options)

@@ -6,6 +6,7 @@ from typing import Callable, Optional
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from .affinity import DEFAULT_BAND_BYTES
 from .annotation import InputError, anchors_by_label, detect_annotation_axis, validate_mask, validate_volume
@@ -41,18 +42,21 @@ class PropagationConfig:
     device: Optional[str] = None  # "cuda", "cpu", ...; None: CUDA when available
     band_bytes: int = DEFAULT_BAND_BYTES  # memory cap of one affinity band
     threshold: float = 0.5  # a warped mask value above this propagates (before verification)
+    boundary_px: int = 1  # output: add the pixels this close to a slice's mask whose warped value exceeds boundary_prob (0: off)
+    boundary_prob: float = 0.25
 
 
 def paper_config(**overrides) -> PropagationConfig:
     """The paper's engine: nearest-mean verification against the previous slice, no growth test, no
-    zoom (these settings are forced; every other option comes from ``overrides``).
+    zoom, no boundary recovery (these settings are forced; every other option comes from ``overrides``).
 
     (The defaults add a likelihood-ratio verification against the annotated slice, a stricter test
-    for pixels the mask grows into, and zoom for small structures and thick slices; see
-    ``PropagationConfig`` and ``VerificationConfig``.)"""
+    for pixels the mask grows into, zoom for small structures and thick slices, and boundary
+    recovery; see ``PropagationConfig`` and ``VerificationConfig``.)"""
     verification = overrides.pop("verification", VerificationConfig())
     verification = VerificationConfig(**{**verification.__dict__, "rule": "mean", "reference": "previous", "growth_z": 0.0})
-    return PropagationConfig(**{**overrides, "min_structure_px": 0, "max_slice_step_px": 0.0, "verification": verification})
+    return PropagationConfig(**{**overrides, "min_structure_px": 0, "max_slice_step_px": 0.0, "boundary_px": 0,
+                                "verification": verification})
 
 
 def select_device(device: Optional[str] = None) -> torch.device:
@@ -75,8 +79,9 @@ def _validate_spacing(spacing) -> tuple[float, float, float]:
 class _Run:
     """State of one propagation: the current label's propagator, progress and cancellation."""
 
-    def __init__(self, total: int, progress, cancel):
+    def __init__(self, total: int, progress, cancel, boundary: tuple = (0, 0.0)):
         self.propagator: Optional[PairPropagator] = None  # set for each label
+        self.boundary = boundary  # (pixels, minimum warped value) of recover_boundary
         self.total = max(total, 1)
         self.done = 0
         self.progress = progress
@@ -92,7 +97,8 @@ class _Run:
     def direction(self, start: int, mask: np.ndarray, sign: int, steps: int) -> dict:
         """Propagate from slice ``start`` for at most ``steps`` slices in direction ``sign``.
 
-        Returns {slice: (roi, probability crop, verified mask crop)}; stops when the mask vanishes.
+        Returns {slice: (roi, probability crop, output mask crop)}; stops when the mask vanishes. The
+        next step starts from the verified mask, the output adds the recovered boundary.
         """
         results, current, i = {}, mask, start
         anchor_sample = None
@@ -105,9 +111,18 @@ class _Run:
             if not kept.any():
                 self.tick(steps - taken - 1)
                 break
-            results[j] = (roi, prob, kept)
+            results[j] = (roi, prob, recover_boundary(kept, prob, *self.boundary))
             current, i = paste(kept, roi, mask.shape), j
         return results
+
+
+def recover_boundary(kept: np.ndarray, prob: np.ndarray, pixels: int, min_prob: float) -> np.ndarray:
+    """``kept`` (h, w) bool plus the pixels within ``pixels`` of it whose warped value ``prob`` exceeds
+    ``min_prob``: the rim that the 0.5 threshold and the verification shave off every slice, which
+    otherwise leaves each slice's mask about a pixel short of the structure's edge."""
+    if pixels <= 0 or not kept.any():
+        return kept
+    return kept | (ndimage.binary_dilation(kept, iterations=pixels) & (prob > min_prob))
 
 
 def _vote(result: Optional[tuple], shape_hw) -> tuple[np.ndarray, np.ndarray]:
@@ -220,7 +235,8 @@ def propagate_volume(
     limits = tuple(n if v is None else int(v) for v in (config.max_slices_backward, config.max_slices_forward))
     if min(limits) < 0:
         raise InputError(f"slice limits must be >= 0, got {limits}")
-    run = _Run(sum(_planned_steps(a, n, limits) for a in anchors.values()), progress, cancel)
+    run = _Run(sum(_planned_steps(a, n, limits) for a in anchors.values()), progress, cancel,
+               (config.boundary_px, config.boundary_prob))
 
     out = np.zeros(stack.shape, dtype=np.int32)
     best = np.zeros(stack.shape, dtype=np.float16)

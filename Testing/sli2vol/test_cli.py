@@ -191,15 +191,15 @@ def test_paper_engine_flag_maps_to_the_papers_settings():
     args = build_parser().parse_args(["propagate", "i.nii", "m.nii", "-o", "o.nii", "--paper-engine"])
     cfg = config_from_args(args, None)
     assert (cfg.verification.rule, cfg.verification.reference, cfg.min_structure_px) == ("mean", "previous", 0)
-    assert (cfg.verification.growth_z, cfg.max_slice_step_px) == (0.0, 0.0)
+    assert (cfg.verification.growth_z, cfg.max_slice_step_px, cfg.boundary_px) == (0.0, 0.0, 0)
     args = build_parser().parse_args(["propagate", "i.nii", "m.nii", "-o", "o.nii", "--no-verification"])
     cfg = config_from_args(args, None)
     assert not cfg.verification.enabled and cfg.verification.rule == "gaussian" and cfg.min_structure_px == 48
-    assert (cfg.verification.growth_z, cfg.max_slice_step_px) == (0.75, 3.0)
+    assert (cfg.verification.growth_z, cfg.max_slice_step_px, cfg.boundary_px) == (0.75, 3.0, 1)
     args = build_parser().parse_args(["propagate", "i.nii", "m.nii", "-o", "o.nii", "--growth-z", "0",
-                                      "--max-slice-step-px", "0"])
+                                      "--max-slice-step-px", "0", "--boundary-px", "0"])
     cfg = config_from_args(args, None)
-    assert (cfg.verification.growth_z, cfg.max_slice_step_px) == (0.0, 0.0)
+    assert (cfg.verification.growth_z, cfg.max_slice_step_px, cfg.boundary_px) == (0.0, 0.0, 0)
 
 
 def test_demo_with_the_bundled_model(tmp_path, capsys, restore_threads):

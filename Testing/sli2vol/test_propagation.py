@@ -6,7 +6,7 @@ from conftest import one_slice_annotation
 from sli2vol.annotation import InputError
 from sli2vol.model_io import load_model
 from sli2vol.phantom import dice, largest_slice
-from sli2vol.propagation import paper_config, PropagationCancelled, PropagationConfig, propagate_volume, working_shape
+from sli2vol.propagation import paper_config, recover_boundary, PropagationCancelled, PropagationConfig, propagate_volume, working_shape
 from sli2vol.verification import VerificationConfig
 
 
@@ -125,3 +125,17 @@ def test_working_shape_zooms_out_for_thick_slices_but_keeps_small_structures_lar
     medium = np.zeros((1, 100, 100), bool)
     medium[0, 20:84, 20:84] = True  # 64 px: zoomed out only down to 48 px
     assert working_shape(medium, (1.0, 1.0), PropagationConfig(), slice_spacing=6.0) == (75, 75)
+
+
+def test_recover_boundary_adds_only_the_likely_rim():
+    kept = np.zeros((20, 20), bool)
+    kept[5:15, 5:15] = True
+    prob = np.zeros((20, 20), np.float32)
+    prob[4:16, 4:16] = 0.3  # a rim one pixel wide with warped value above 0.25
+    prob[4, 4:16] = 0.2  # except the top row
+    prob[2:18, 18] = 0.9  # likely but not adjacent
+    out = recover_boundary(kept, prob, 1, 0.25)
+    expected = kept.copy()
+    expected[15, 5:15] = expected[5:15, 4] = expected[5:15, 15] = True  # 4-connected rim, not the corners
+    np.testing.assert_array_equal(out, expected)
+    assert recover_boundary(kept, prob, 0, 0.25) is kept
