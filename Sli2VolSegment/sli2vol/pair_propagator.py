@@ -29,7 +29,6 @@ class PairPropagator:
         verification: VerificationConfig,
         use_roi: bool = True,
         band_bytes: int = DEFAULT_BAND_BYTES,
-        threshold: float = 0.5,
     ):
         self.model = model
         self.slices = slices
@@ -37,7 +36,6 @@ class PairPropagator:
         self.verification = verification
         self.use_roi = use_roi
         self.band_bytes = band_bytes
-        self.threshold = threshold
         self.stride = int(model.stride)
         self.radius = int(model.window_radius)
         reach = 2 * self.radius * self.stride + int(model.receptive_radius) + verification.ring_iterations
@@ -100,6 +98,6 @@ class PairPropagator:
             prob = warp(weights, m, self.radius, self.stride)[0, 0, : crop.shape[0], : crop.shape[1]]
         prob = prob.float().cpu().numpy()
         kept = verify_mask(
-            self.slices[i][roi.slices], crop, self.slices[j][roi.slices], prob > self.threshold, self.verification, inside_sample
+            self.slices[i][roi.slices], crop, self.slices[j][roi.slices], prob > 0.5, self.verification, inside_sample
         )
         return roi, prob, kept

@@ -41,7 +41,6 @@ class PropagationConfig:
     max_slice_step_px: float = 3.0  # thick slices: zoom out so one slice gap spans at most this many pixels (0: off)
     device: Optional[str] = None  # "cuda", "cpu", ...; None: CUDA when available
     band_bytes: int = DEFAULT_BAND_BYTES  # memory cap of one affinity band
-    threshold: float = 0.5  # a warped mask value above this propagates (before verification)
     boundary_px: int = 1  # output: add the pixels this close to a slice's mask whose warped value exceeds boundary_prob (0: off)
     boundary_prob: float = 0.25
 
@@ -243,7 +242,7 @@ def propagate_volume(
     for label, label_anchors in anchors.items():
         shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config, spacing[axis])
         run.propagator = PairPropagator(model, SliceSource(stack, window, shape_hw), device, config.verification,
-                                        config.use_roi, config.band_bytes, config.threshold)
+                                        config.use_roi, config.band_bytes)
         anchor_masks = {
             a: resample_labels((stack_mask[a] == label)[None].astype(np.uint8), shape_hw)[0] > 0 for a in label_anchors
         }
