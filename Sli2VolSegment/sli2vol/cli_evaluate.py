@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from .annotation import InputError
+from .cli_threads import set_threads
 from .evaluation import EvaluationConfig, count_units, evaluate
 from .evaluation_parallel import evaluate_in_workers
 from .evaluation_data import cases_from_manifest, cases_from_pairs, select_structures
@@ -86,8 +87,7 @@ def run_evaluate(args) -> int:
         raise InputError(f"no structure of the {len(cases)} cases matches --structures {args.structures}")
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     predictors, identities = build_predictors(specs, models, args.device)
     meta = run_description(args, specs, identities, cases)
     folder.mkdir(parents=True, exist_ok=True)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
-import torch
 from tqdm import tqdm
 
 from .annotation import InputError
+from .cli_threads import set_threads
 from .phantom import dice, largest_slice, make_phantom
 from .propagation import PropagationConfig, paper_config, propagate_volume
 from .verification import VERIFICATION_RULES, VerificationConfig
@@ -92,14 +92,6 @@ def config_from_args(args, axis: int | None) -> PropagationConfig:
         device=args.device,
     )
     return paper_config(**options) if args.paper_engine else PropagationConfig(**options)
-
-
-def set_threads(threads: int | None) -> None:
-    """Apply ``--threads`` (None: leave torch's default)."""
-    if threads is not None:
-        if threads < 1:
-            raise InputError(f"--threads must be >= 1, got {threads}")
-        torch.set_num_threads(threads)
 
 
 def _progress_bar(quiet: bool):

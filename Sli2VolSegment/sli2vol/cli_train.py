@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from .cli_threads import set_threads
 from .network import NetworkConfig
 from .pair_sampling import PairSamplingConfig
 from .training import TrainConfig, export, load_checkpoint_encoder, train
@@ -27,8 +28,7 @@ def config_from_args(args) -> TrainConfig:
 def run_train(args) -> int:
     cfg = config_from_args(args)
     torch.manual_seed(cfg.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     paths = find_training_images(args.sources)
     volumes = [load_training_volume(p) for p in tqdm(paths, desc="loading", unit="volume", disable=args.quiet)]
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")

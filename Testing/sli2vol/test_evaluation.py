@@ -151,6 +151,8 @@ def test_evaluate_in_worker_processes_matches_one_process(data_folder, tmp_path,
     assert [[r[k] for k in keys] for r in two["records"]] == [[r[k] for k in keys] for r in one["records"]]
     assert two["complete"] and two["overlays"] == one["overlays"] and len(two["overlays"]) == 4
     assert main(base + ["-o", str(tmp_path / "bad"), "--workers", "0"]) == 1
+    assert main(base + ["-o", str(tmp_path / "bad"), "--threads", "0"]) == 1
+    assert not (tmp_path / "bad").exists()
 
 
 def test_overlay_crop_box():

@@ -81,6 +81,8 @@ def test_cli_train_and_export(tmp_path):
     assert main(["export", str(run), "-o", str(tmp_path / "again.pt")]) == 0
     assert load_model(tmp_path / "again.pt").sli2vol_meta["info"]["step"] == 4
     assert main(["train", str(tmp_path / "nothing_here"), "--run-dir", str(run), "--quiet"]) == 1
+    assert main(["train", str(tmp_path), "--run-dir", str(tmp_path / "run0"), "--threads", "0", "--quiet"]) == 1
+    assert not (tmp_path / "run0").exists()
 
 
 def test_torchrun_two_processes_on_cpu(tmp_path):
