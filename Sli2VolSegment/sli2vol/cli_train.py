@@ -12,7 +12,7 @@ from tqdm import tqdm
 from .cli_threads import set_threads
 from .network import NetworkConfig
 from .pair_sampling import PairSamplingConfig
-from .training import TrainConfig, export, load_checkpoint_encoder, train
+from .training import Checkpoint, TrainConfig, export, load_checkpoint_encoder, train
 from .training_data import find_training_images, load_training_volume
 
 
@@ -48,8 +48,9 @@ def run_train(args) -> int:
     bar.close()
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 exports
         return 0
-    _, _, step, elapsed = load_checkpoint_encoder(run_dir)  # totals over every session of the run
-    info = {"step": step, "train_seconds": elapsed, "volumes": [p.name for p in paths], "device": str(device)}
+    state = Checkpoint(run_dir, cfg).load()  # step and time totals over every session of the run
+    info = {"step": int(state["step"]), "train_seconds": float(state["elapsed"]),
+            "volumes": [p.name for p in paths], "device": str(device)}
     export(encoder, cfg, args.output or run_dir / "model.pt", info)
     print(f"exported {args.output or run_dir / 'model.pt'}")
     return 0

@@ -151,7 +151,8 @@ def train(
 
 
 def load_checkpoint_encoder(run_dir: str | Path, checkpoint: str | Path | None = None):
-    """(encoder, config, step) from a run directory's config and its (or another) checkpoint file."""
+    """(encoder, config, step, training seconds) from a run directory's config and its (or another)
+    checkpoint file."""
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
     checkpoint = Path(checkpoint) if checkpoint else run_dir / "checkpoint.pt"
