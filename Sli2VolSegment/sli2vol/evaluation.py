@@ -29,6 +29,11 @@ class Evaluation:
     records: list = field(default_factory=list)  # one dict per (case, structure, method)
     worst: dict = field(default_factory=dict)  # method -> WorstCases
 
+    @classmethod
+    def for_methods(cls, methods, worst: int) -> "Evaluation":
+        """An empty evaluation keeping the ``worst`` lowest-Dice cases of each method."""
+        return cls(worst={m: WorstCases(worst) for m in methods})
+
 
 def slice_rng(seed: int, case_id: str, label: int) -> np.random.Generator:
     """A generator seeded from (global seed, case id, label): the same draw for every method and run."""
@@ -72,7 +77,7 @@ def evaluate_case(case: Case, predictors: dict, config: EvaluationConfig, result
                   progress: Callable[[str, Evaluation], None] | None = None) -> Evaluation:
     """Every predictor on every selected structure of one case, appended to ``result`` (default: a
     new one). ``progress`` is called after each structure."""
-    result = result or Evaluation(worst={m: WorstCases(config.worst) for m in predictors})
+    result = result or Evaluation.for_methods(predictors, config.worst)
     volume = load_case(case)
     for label, name in select_structures(case, config.structures).items():
         if (volume.labels == label).any():
@@ -94,7 +99,7 @@ def evaluate(
     so far. Structures absent from a case's labels are skipped.
     """
     config = config or EvaluationConfig()
-    result = Evaluation(worst={m: WorstCases(config.worst) for m in predictors})
+    result = Evaluation.for_methods(predictors, config.worst)
     for case in cases:
         evaluate_case(case, predictors, config, result, progress)
     return result

@@ -9,7 +9,6 @@ import torch
 
 from .evaluation import Evaluation, EvaluationConfig, evaluate_case, merge
 from .evaluation_methods import build_predictors
-from .evaluation_overlays import WorstCases
 
 _WORKER: dict = {}  # set once per worker process by _start_worker: its predictors and config
 
@@ -40,7 +39,7 @@ def evaluate_in_workers(
     are in case order, as a single-process run gives them; a worker's error is raised here.
     """
     parts: list = [None] * len(cases)
-    so_far = Evaluation(worst={s.name: WorstCases(config.worst) for s in specs})
+    so_far = Evaluation.for_methods([s.name for s in specs], config.worst)
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(specs, models, device, threads, config)) as pool:
@@ -51,7 +50,7 @@ def evaluate_in_workers(
             merge(so_far, parts[k])
             if progress is not None:
                 progress(cases[k], so_far)
-    result = Evaluation(worst={s.name: WorstCases(config.worst) for s in specs})
+    result = Evaluation.for_methods([s.name for s in specs], config.worst)
     for part in parts:
         merge(result, part)
     return result
