@@ -177,8 +177,6 @@ def working_shape(annotation: np.ndarray, plane_spacing: tuple, config: Propagat
         rows, cols = np.flatnonzero(annotation.any(axis=(0, 2))), np.flatnonzero(annotation.any(axis=(0, 1)))
         extent = max((rows[-1] - rows[0] + 1) * shape_hw[0] / native_hw[0], (cols[-1] - cols[0] + 1) * shape_hw[1] / native_hw[1])
         zoom = max(zoom_out, min(config.max_zoom, config.min_structure_px / extent))
-    if zoom == 1.0:
-        return tuple(shape_hw)
     return tuple(max(1, round(n * zoom)) for n in shape_hw)
 
 

@@ -21,7 +21,6 @@ class Roi(NamedTuple):
     def slices(self) -> tuple[slice, slice]:
         return slice(self.y0, self.y1), slice(self.x0, self.x1)
 
-
     def contains(self, other: "Roi") -> bool:
         return self.y0 <= other.y0 and self.x0 <= other.x0 and self.y1 >= other.y1 and self.x1 >= other.x1
 

@@ -8,6 +8,7 @@ from scipy import ndimage
 
 
 VERIFICATION_RULES = ("mean", "gaussian")
+STD_FLOOR = 1e-3  # smallest standard deviation of an intensity sample, in normalised intensity units
 
 
 @dataclass
@@ -37,8 +38,7 @@ def looks_like_foreground(values: np.ndarray, inside: np.ndarray, ring: np.ndarr
         return np.abs(values - p) < np.abs(values - n)
     if rule != "gaussian":
         raise ValueError(f"verification rule must be one of {VERIFICATION_RULES}, got {rule!r}")
-    floor = 1e-3  # intensity units of the normalised slice
-    sp, sn = max(float(inside.std()), floor), max(float(ring.std()), floor)
+    sp, sn = max(float(inside.std()), STD_FLOOR), max(float(ring.std()), STD_FLOOR)
     return ((values - p) / sp) ** 2 + 2 * np.log(sp) < ((values - n) / sn) ** 2 + 2 * np.log(sn)
 
 
@@ -48,7 +48,7 @@ def close_to_foreground(values: np.ndarray, inside: np.ndarray, max_z: float) ->
     Applied to the pixels a propagated mask grows into (outside the previous mask), this stops the
     slow creep into a touching organ of similar intensity (e.g. kidney into spleen), which the
     likelihood ratio against the broad ring sample lets through."""
-    return np.abs(values - inside.mean()) < max_z * max(float(inside.std()), 1e-3)
+    return np.abs(values - inside.mean()) < max_z * max(float(inside.std()), STD_FLOOR)
 
 
 def verify_mask(
