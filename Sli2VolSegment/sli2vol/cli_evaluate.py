@@ -98,8 +98,8 @@ def run_evaluate(args) -> int:
         bar.set_postfix_str(description, refresh=False)
         bar.update()
 
-    def case_done(case, so_far) -> None:
-        write_json(folder, meta, so_far.records, complete=False)
+    def case_done(case, records: list) -> None:
+        write_json(folder, meta, records, complete=False)
         bar.set_postfix_str(case.case_id, refresh=False)
         bar.update(len(select_structures(case, args.structures)))
 

@@ -31,15 +31,15 @@ def evaluate_in_workers(
     workers: int,
     threads: int,
     device: str | None = None,
-    progress: Callable[[object, Evaluation], None] | None = None,
+    progress: Callable[[object, list], None] | None = None,
 ) -> Evaluation:
     """:func:`evaluation.evaluate` with ``workers`` processes of ``threads`` torch threads each.
 
-    ``progress`` is called with (case, evaluation so far) as each case finishes. The returned records
+    ``progress`` is called with (case, records so far) as each case finishes. The returned records
     are in case order, as a single-process run gives them; a worker's error is raised here.
     """
     parts: list = [None] * len(cases)
-    so_far = Evaluation.for_methods([s.name for s in specs], config.worst)
+    records_so_far: list = []
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(specs, models, device, threads, config)) as pool:
@@ -47,9 +47,9 @@ def evaluate_in_workers(
         for future in as_completed(futures):
             k = futures[future]
             parts[k] = future.result()
-            merge(so_far, parts[k])
+            records_so_far.extend(parts[k].records)
             if progress is not None:
-                progress(cases[k], so_far)
+                progress(cases[k], records_so_far)
     result = Evaluation.for_methods([s.name for s in specs], config.worst)
     for part in parts:
         merge(result, part)
