@@ -16,7 +16,7 @@ from pathlib import Path
 
 from results_section import replace_section
 from sli2vol.cli import main as sli2vol_main
-from sli2vol.evaluation_report import markdown_tables
+from sli2vol.evaluation.report import markdown_tables
 
 HERE = Path(__file__).resolve().parent
 DEV_DATASETS = ["btcv", "chaos_t2", "la2018", "mscmr_bssfp"]

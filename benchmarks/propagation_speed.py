@@ -35,10 +35,9 @@ def structure_volume(size: int, seed: int = 0):
 
 
 def run_engine(size: int, model: str | None) -> dict:
-    from sli2vol.phantom import largest_slice
-    from sli2vol.propagation import PropagationConfig, propagate_volume
-
-    from sli2vol.model_io import load_model
+    from sli2vol.engine.propagation import PropagationConfig, propagate_volume
+    from sli2vol.io.model_io import load_model
+    from sli2vol.metrics import largest_slice
 
     image, labels, spacing = structure_volume(size)
     mask = np.zeros_like(labels)
@@ -78,14 +77,13 @@ def straightforward_affinity(f1, f2, radius: int, band_bytes: int = int(1.2 * 2*
 
 def run_baseline(size: int) -> dict:
     import torch
-
-    from sli2vol.affinity import warp
-    from sli2vol.model_io import build_encoder
-    from sli2vol.network import NetworkConfig
+    from sli2vol.engine.affinity import warp
+    from sli2vol.engine.network import NetworkConfig
+    from sli2vol.io.model_io import build_encoder
 
     encoder = build_encoder(NetworkConfig(arch="reference", edge_kind="reference")).eval()
     image, labels, _ = structure_volume(size)
-    from sli2vol.normalization import intensity_window, normalize_intensity
+    from sli2vol.engine.normalization import intensity_window, normalize_intensity
 
     vol = normalize_intensity(image, intensity_window(image))
     k = int(np.argmax(labels.sum(axis=(1, 2))))

@@ -1,8 +1,8 @@
 """Sli2Vol: propagate a single annotated slice through a 3-D volume (Qt-free core)."""
-from .annotation import InputError
-from .model_io import ModelError, default_model_path, load_model
-from .propagation import PropagationCancelled, PropagationConfig, propagate_volume
-from .verification import VerificationConfig
+from sli2vol.engine.propagation import PropagationConfig, propagate_volume
+from sli2vol.engine.verification import VerificationConfig
+from sli2vol.errors import InputError, ModelError, PropagationCancelled
+from sli2vol.io.model_io import default_model_path, load_model
 
 __all__ = [
     "InputError",

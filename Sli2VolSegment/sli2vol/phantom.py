@@ -47,16 +47,3 @@ def make_phantom(
         image[labels == k + 1] = 150.0 + 60.0 * k + 25.0 * texture[labels == k + 1]
     image += rng.normal(scale=noise, size=shape)
     return image.astype(np.float32), labels, (2.0, 1.0, 1.0)
-
-
-def largest_slice(labels: np.ndarray, label: int, axis: int = 0) -> int:
-    """Index along ``axis`` of the slice with the most voxels of ``label``."""
-    other = tuple(a for a in range(labels.ndim) if a != axis)
-    return int(np.argmax((labels == label).sum(axis=other)))
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice coefficient of two boolean arrays (1.0 when both are empty)."""
-    a, b = a.astype(bool), b.astype(bool)
-    denom = a.sum() + b.sum()
-    return 1.0 if denom == 0 else float(2.0 * (a & b).sum() / denom)

@@ -4,11 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from sli2vol.normalization import intensity_window, normalize_intensity
-from sli2vol.pair_sampling import PairSamplingConfig, Volume
+from sli2vol.engine.normalization import intensity_window, normalize_intensity
 from sli2vol.phantom import make_phantom
-from sli2vol.training import TrainConfig, export, train
+from sli2vol.training.pair_sampling import PairSamplingConfig, Volume
+from sli2vol.training.trainer import TrainConfig, export, train
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 import torch
-
-from sli2vol.affinity import local_affinity, warp
+from sli2vol.engine.affinity import local_affinity, warp
 
 
 def brute_force_affinity(f1: np.ndarray, f2: np.ndarray, r: int) -> np.ndarray:

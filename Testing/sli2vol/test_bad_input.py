@@ -1,9 +1,9 @@
 """Each kind of bad input gets a clear InputError; inputs are never modified."""
 import numpy as np
 import pytest
-
-from sli2vol.annotation import InputError, detect_annotation_axis
-from sli2vol.propagation import propagate_volume
+from sli2vol.engine.annotation import detect_annotation_axis
+from sli2vol.engine.propagation import propagate_volume
+from sli2vol.errors import InputError
 
 
 def _case():

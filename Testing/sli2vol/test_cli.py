@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
-
 from conftest import one_slice_annotation
 from sli2vol.cli import main
-from sli2vol.phantom import dice, largest_slice
+from sli2vol.metrics import dice, largest_slice
 
 DIRECTION = (0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0)  # rotated 90 degrees in-plane
 
@@ -168,7 +167,7 @@ def test_bad_model_files(files, tmp_path, capsys, content, message):
 
 
 def test_atomic_output_has_normal_permissions_and_no_leftovers(tmp_path):
-    from sli2vol.atomic import atomic_path
+    from sli2vol.io.atomic import atomic_path
 
     target = tmp_path / "out.nii.gz"
     with atomic_path(target) as tmp:
@@ -186,7 +185,7 @@ def test_atomic_output_has_normal_permissions_and_no_leftovers(tmp_path):
 
 def test_paper_engine_flag_maps_to_the_papers_settings():
     from sli2vol.cli import build_parser
-    from sli2vol.cli_propagate import config_from_args
+    from sli2vol.cli.propagate import config_from_args
 
     args = build_parser().parse_args(["propagate", "i.nii", "m.nii", "-o", "o.nii", "--paper-engine"])
     cfg = config_from_args(args, None)

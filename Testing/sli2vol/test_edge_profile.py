@@ -1,7 +1,6 @@
 import pytest
 import torch
-
-from sli2vol.edge_profile import edge_profile, edge_profile_kernel, edge_profile_offsets
+from sli2vol.engine.edge_profile import edge_profile, edge_profile_kernel, edge_profile_offsets
 
 
 @pytest.mark.parametrize("kind,channels", [("paper", 24), ("reference", 48)])

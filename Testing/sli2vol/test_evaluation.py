@@ -4,16 +4,16 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk
-import torch
 from scipy import ndimage
-from sli2vol.annotation import InputError
 from sli2vol.cli import main
-from sli2vol.evaluation import NEIGHBOURHOOD, annotated_slice, slice_rng
-from sli2vol.evaluation_data import Case, cases_from_manifest, load_case, target_group
-from sli2vol.evaluation_methods import method_specs
-from sli2vol.evaluation_overlays import crop_box
-from sli2vol.optical_flow import propagate_optical_flow
-from sli2vol.phantom import dice, largest_slice, make_phantom
+from sli2vol.errors import InputError
+from sli2vol.evaluation.cases import Case, cases_from_manifest, load_case, target_group
+from sli2vol.evaluation.methods import method_specs
+from sli2vol.evaluation.optical_flow import propagate_optical_flow
+from sli2vol.evaluation.overlays import crop_box
+from sli2vol.evaluation.protocol import NEIGHBOURHOOD, annotated_slice, slice_rng
+from sli2vol.metrics import dice, largest_slice
+from sli2vol.phantom import make_phantom
 
 LABELS = {"0": "background", "1": "liver", "2": "left kidney"}
 

@@ -1,13 +1,18 @@
 """End-to-end behaviour of the propagation engine with a model trained in the test session."""
 import numpy as np
 import pytest
-
 from conftest import one_slice_annotation
-from sli2vol.annotation import InputError
-from sli2vol.model_io import load_model
-from sli2vol.phantom import dice, largest_slice
-from sli2vol.propagation import paper_config, recover_boundary, PropagationCancelled, PropagationConfig, propagate_volume, working_shape
-from sli2vol.verification import VerificationConfig
+from sli2vol.engine.propagation import (
+    PropagationConfig,
+    paper_config,
+    propagate_volume,
+    recover_boundary,
+    working_shape,
+)
+from sli2vol.engine.verification import VerificationConfig
+from sli2vol.errors import InputError, PropagationCancelled
+from sli2vol.io.model_io import load_model
+from sli2vol.metrics import dice, largest_slice
 
 
 def test_phantom_propagates_with_high_dice(trained_model_path, phantom):

@@ -3,13 +3,12 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
-
 from sli2vol.cli import main
-from sli2vol.model_io import load_model
-from sli2vol.normalization import intensity_window, normalize_intensity
-from sli2vol.pair_sampling import PairSamplingConfig, Volume, sample_batch
+from sli2vol.engine.normalization import intensity_window, normalize_intensity
+from sli2vol.io.model_io import load_model
 from sli2vol.phantom import make_phantom
-from sli2vol.training import TrainConfig, load_checkpoint_encoder, reconstruct, train
+from sli2vol.training.pair_sampling import PairSamplingConfig, Volume, sample_batch
+from sli2vol.training.trainer import TrainConfig, load_checkpoint_encoder, reconstruct, train
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +35,7 @@ def test_batches_have_shape_range_and_depend_only_on_seed_and_step(volumes):
 def test_training_lowers_reconstruction_error(volumes, tmp_path):
     cfg = TrainConfig(steps=40, batch_size=4, sampling=PairSamplingConfig(crop=48, gaps=(1,)))
     pairs = sample_batch(volumes, 8, seed=99, step=0, rank=0, cfg=cfg.sampling)
-    from sli2vol.model_io import build_encoder
+    from sli2vol.io.model_io import build_encoder
 
     before = torch.nn.functional.l1_loss(reconstruct(build_encoder(cfg.network), pairs), pairs[:, 1:2]).item()
     encoder = train(volumes, cfg, tmp_path / "run")

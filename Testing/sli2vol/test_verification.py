@@ -1,8 +1,6 @@
 import numpy as np
-
 import pytest
-
-from sli2vol.verification import VerificationConfig, looks_like_foreground, ring_around, verify_mask
+from sli2vol.engine.verification import VerificationConfig, looks_like_foreground, ring_around, verify_mask
 
 
 def _disc(shape, centre, radius):

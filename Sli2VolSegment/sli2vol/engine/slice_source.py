@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .normalization import normalize_intensity
+from sli2vol.engine.normalization import normalize_intensity
 
 
 def isotropic_shape(shape_hw: tuple[int, int], spacing_hw: tuple[float, float]) -> tuple[int, int]:

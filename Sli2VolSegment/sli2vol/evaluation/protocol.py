@@ -9,9 +9,9 @@ from typing import Callable
 
 import numpy as np
 
-from .evaluation_data import Case, load_case, select_structures, target_group
-from .evaluation_overlays import WorstCases
-from .phantom import dice, largest_slice
+from sli2vol.evaluation.cases import Case, load_case, select_structures, target_group
+from sli2vol.evaluation.overlays import WorstCases
+from sli2vol.metrics import dice, largest_slice
 
 NEIGHBOURHOOD = 3  # the annotated slice is drawn among the +-3 slices around the largest one
 

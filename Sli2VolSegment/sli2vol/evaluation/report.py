@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .annotation import InputError
-from .atomic import atomic_path
-from .evaluation_data import TARGET_GROUPS
-from .evaluation_overlays import write_overlays
+from sli2vol.errors import InputError
+from sli2vol.evaluation.cases import TARGET_GROUPS
+from sli2vol.evaluation.overlays import write_overlays
+from sli2vol.io.atomic import atomic_path
 
 RESULT_FILES = ("results.json", "results.md")
 

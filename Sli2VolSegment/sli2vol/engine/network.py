@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .edge_profile import edge_profile, edge_profile_kernel, edge_profile_offsets
+from sli2vol.engine.edge_profile import edge_profile, edge_profile_kernel, edge_profile_offsets
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
+from sli2vol.io.atomic import atomic_path
 
 
 @dataclass

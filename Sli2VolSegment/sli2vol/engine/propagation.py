@@ -5,24 +5,21 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
-import torch
 from scipy import ndimage
 
-from .affinity import DEFAULT_BAND_BYTES
-from .annotation import InputError, anchors_by_label, detect_annotation_axis, validate_mask, validate_volume
-from .model_io import load_model
-from .normalization import intensity_window
-from .pair_propagator import PairPropagator
-from .region import paste
-from .slice_source import SliceSource, isotropic_shape, resample_labels, resize_plane
-from .verification import VerificationConfig
+from sli2vol.engine.affinity import DEFAULT_BAND_BYTES
+from sli2vol.engine.annotation import anchors_by_label, detect_annotation_axis, validate_mask, validate_volume
+from sli2vol.engine.device import select_device
+from sli2vol.engine.normalization import intensity_window
+from sli2vol.engine.pair_propagator import PairPropagator
+from sli2vol.engine.region import paste
+from sli2vol.engine.slice_source import SliceSource, isotropic_shape, resample_labels, resize_plane
+from sli2vol.engine.verification import VerificationConfig
+from sli2vol.errors import InputError, PropagationCancelled
+from sli2vol.io.model_io import load_model
 
 ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
-
-
-class PropagationCancelled(RuntimeError):
-    """Raised when the cancel check returns True; nothing has been written."""
 
 
 @dataclass
@@ -57,15 +54,6 @@ def paper_config(**overrides) -> PropagationConfig:
     return PropagationConfig(**{**overrides, "min_structure_px": 0, "max_slice_step_px": 0.0, "boundary_px": 0,
                                 "verification": verification})
 
-
-def select_device(device: Optional[str] = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else CPU."""
-    if device:
-        dev = torch.device(device)
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise InputError(f"device {device!r} requested but CUDA is not available")
-        return dev
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _validate_spacing(spacing) -> tuple[float, float, float]:

@@ -8,12 +8,20 @@ import numpy as np
 import SimpleITK as sitk
 from tqdm import tqdm
 
-from .annotation import InputError
-from .cli_threads import set_threads
-from .phantom import dice, largest_slice, make_phantom
-from .propagation import PropagationConfig, paper_config, propagate_volume
-from .verification import VERIFICATION_RULES, VerificationConfig
-from .volume_io import check_output_path, mask_on_image_grid, read_image, read_mask, write_image, write_labels
+from sli2vol.cli.options import set_threads
+from sli2vol.engine.propagation import PropagationConfig, paper_config, propagate_volume
+from sli2vol.engine.verification import VERIFICATION_RULES, VerificationConfig
+from sli2vol.errors import InputError
+from sli2vol.io.volume_io import (
+    check_output_path,
+    mask_on_image_grid,
+    read_image,
+    read_mask,
+    write_image,
+    write_labels,
+)
+from sli2vol.metrics import dice, largest_slice
+from sli2vol.phantom import make_phantom
 
 AXIS_CHOICES = ("k", "j", "i", "axial", "coronal", "sagittal", "0", "1", "2")
 

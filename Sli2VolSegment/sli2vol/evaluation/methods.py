@@ -9,11 +9,12 @@ from typing import Callable
 
 import numpy as np
 
-from .annotation import InputError
-from .model_io import default_model_path, load_model
-from .optical_flow import propagate_optical_flow
-from .propagation import PropagationConfig, paper_config, propagate_volume, select_device
-from .verification import VerificationConfig
+from sli2vol.engine.device import select_device
+from sli2vol.engine.propagation import PropagationConfig, paper_config, propagate_volume
+from sli2vol.engine.verification import VerificationConfig
+from sli2vol.errors import InputError
+from sli2vol.evaluation.optical_flow import propagate_optical_flow
+from sli2vol.io.model_io import default_model_path, load_model
 
 OPTICAL_FLOW = "optical_flow"
 ABLATION = {  # with an edge-profile and a raw-intensity model: the paper's ablation order (paper engine)

@@ -4,16 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import cli_evaluate, cli_propagate, cli_train
-from .annotation import InputError
-from .model_io import ModelError
-from .propagation import PropagationCancelled
+from sli2vol.cli import evaluate, propagate, train
+from sli2vol.errors import InputError, ModelError, PropagationCancelled
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sli2vol", description="Sli2Vol: annotate one slice, get the 3-D segment.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (cli_propagate, cli_train, cli_evaluate):
+    for module in (propagate, train, evaluate):
         module.add_parsers(sub)
     return parser
 

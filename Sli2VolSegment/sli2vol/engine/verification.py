@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-
 VERIFICATION_RULES = ("mean", "gaussian")
 STD_FLOOR = 1e-3  # smallest standard deviation of an intensity sample, in normalised intensity units
 

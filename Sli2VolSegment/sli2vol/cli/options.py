@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .annotation import InputError
+from sli2vol.errors import InputError
 
 
 def set_threads(threads: int | None) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotation import InputError
-from .volume_io import read_image, read_mask
+from sli2vol.errors import InputError
+from sli2vol.io.volume_io import read_image, read_mask
 
 TARGET_GROUPS = {  # group -> pattern on the lower-case structure name
     "liver": r"liver",

@@ -7,15 +7,12 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_path
-from .network import CorrespondenceEncoder, NetworkConfig
+from sli2vol.engine.network import CorrespondenceEncoder, NetworkConfig
+from sli2vol.errors import ModelError
+from sli2vol.io.atomic import atomic_path
 
 MODEL_FORMAT = "sli2vol-torchscript-1"
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "sli2vol_default.pt"
-
-
-class ModelError(ValueError):
-    """A model file is missing, unreadable, or not a Sli2Vol model."""
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "sli2vol_default.pt"
 
 
 def default_model_path() -> Path:

@@ -7,10 +7,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .affinity import DEFAULT_BAND_BYTES, local_affinity, warp
-from .region import ROI_SLACK_PX, Roi, full_frame, roi_around
-from .slice_source import SliceSource
-from .verification import VerificationConfig, verify_mask
+from sli2vol.engine.affinity import DEFAULT_BAND_BYTES, local_affinity, warp
+from sli2vol.engine.region import ROI_SLACK_PX, Roi, full_frame, roi_around
+from sli2vol.engine.slice_source import SliceSource
+from sli2vol.engine.verification import VerificationConfig, verify_mask
 
 
 class PairPropagator:

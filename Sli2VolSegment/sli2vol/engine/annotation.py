@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-class InputError(ValueError):
-    """Image, mask or options that cannot be propagated; the message says what is wrong."""
+from sli2vol.errors import InputError
 
 
 def validate_volume(image: np.ndarray, name: str = "image") -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .cli_threads import set_threads
-from .network import NetworkConfig
-from .pair_sampling import PairSamplingConfig
-from .training import Checkpoint, TrainConfig, export, load_checkpoint_encoder, train
-from .training_data import find_training_images, load_training_volume
+from sli2vol.cli.options import set_threads
+from sli2vol.engine.network import NetworkConfig
+from sli2vol.training.pair_sampling import PairSamplingConfig
+from sli2vol.training.trainer import Checkpoint, TrainConfig, export, load_checkpoint_encoder, train
+from sli2vol.training.volumes import find_training_images, load_training_volume
 
 
 def config_from_args(args) -> TrainConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .normalization import intensity_window, normalize_intensity
+from sli2vol.engine.normalization import intensity_window, normalize_intensity
 
 PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,

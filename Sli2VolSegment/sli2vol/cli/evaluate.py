@@ -11,13 +11,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .annotation import InputError
-from .cli_threads import set_threads
-from .evaluation import EvaluationConfig, count_units, evaluate
-from .evaluation_parallel import evaluate_in_workers
-from .evaluation_data import cases_from_manifest, cases_from_pairs, select_structures
-from .evaluation_methods import build_predictors, method_specs
-from .evaluation_report import (
+from sli2vol.cli.options import set_threads
+from sli2vol.errors import InputError
+from sli2vol.evaluation.cases import cases_from_manifest, cases_from_pairs, select_structures
+from sli2vol.evaluation.methods import build_predictors, method_specs
+from sli2vol.evaluation.parallel import evaluate_in_workers
+from sli2vol.evaluation.protocol import EvaluationConfig, count_units, evaluate
+from sli2vol.evaluation.report import (
     existing_results,
     machine_description,
     markdown_tables,

@@ -7,8 +7,8 @@ from typing import Callable
 
 import torch
 
-from .evaluation import Evaluation, EvaluationConfig, evaluate_case, merge
-from .evaluation_methods import build_predictors
+from sli2vol.evaluation.methods import build_predictors
+from sli2vol.evaluation.protocol import Evaluation, EvaluationConfig, evaluate_case, merge
 
 _WORKER: dict = {}  # set once per worker process by _start_worker: its predictors and config
 

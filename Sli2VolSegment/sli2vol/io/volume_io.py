@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from .annotation import InputError
-from .atomic import atomic_path
+from sli2vol.errors import InputError
+from sli2vol.io.atomic import atomic_path
 
 
 @dataclass

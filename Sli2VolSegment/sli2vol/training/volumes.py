@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .annotation import InputError
-from .normalization import intensity_window, normalize_intensity
-from .pair_sampling import Volume
-from .volume_io import read_image
+from sli2vol.engine.normalization import intensity_window, normalize_intensity
+from sli2vol.errors import InputError
+from sli2vol.io.volume_io import read_image
+from sli2vol.training.pair_sampling import Volume
 
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd")
 LABEL_HINTS = ("label", "seg", "mask")

@@ -12,11 +12,11 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 
-from .affinity import local_affinity, warp
-from .atomic import atomic_path
-from .model_io import build_encoder, save_model
-from .network import CorrespondenceEncoder, NetworkConfig
-from .pair_sampling import PairSamplingConfig, sample_batch
+from sli2vol.engine.affinity import local_affinity, warp
+from sli2vol.engine.network import CorrespondenceEncoder, NetworkConfig
+from sli2vol.io.atomic import atomic_path
+from sli2vol.io.model_io import build_encoder, save_model
+from sli2vol.training.pair_sampling import PairSamplingConfig, sample_batch
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The propagation engine: edge profile, encoder, local affinity, verification, slice-by-slice propagation (no file I/O)."""

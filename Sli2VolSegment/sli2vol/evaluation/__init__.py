@@ -1,0 +1,1 @@
+"""The paper's evaluation protocol on labelled volumes: cases, methods, reports, overlays."""

@@ -1,0 +1,1 @@
+"""Self-supervised training of the correspondence encoder on unlabelled volumes."""
