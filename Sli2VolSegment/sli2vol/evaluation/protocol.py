@@ -12,6 +12,7 @@ import numpy as np
 from sli2vol.evaluation.cases import Case, load_case, select_structures, target_group
 from sli2vol.evaluation.overlays import WorstCases
 from sli2vol.metrics import dice, largest_slice
+from sli2vol.validation import require, require_choice
 
 NEIGHBOURHOOD = 3  # the annotated slice is drawn among the +-3 slices around the largest one
 
@@ -23,6 +24,11 @@ class EvaluationConfig:
     structures: list | None = None  # label ids, structure names or target groups; None: all
     worst: int = 3  # overlays kept per method (lowest Dice)
 
+    def __post_init__(self) -> None:
+        require_choice("axis", self.axis, (0, 1, 2))
+        require("seed", self.seed, integer=True, minimum=0)
+        require("worst", self.worst, integer=True, minimum=0)
+
 
 @dataclass
 class Evaluation:
@@ -30,7 +36,7 @@ class Evaluation:
     worst: dict = field(default_factory=dict)  # method -> WorstCases
 
     @classmethod
-    def for_methods(cls, methods, worst: int) -> "Evaluation":
+    def for_methods(cls, methods, worst: int) -> Evaluation:
         """An empty evaluation keeping the ``worst`` lowest-Dice cases of each method."""
         return cls(worst={m: WorstCases(worst) for m in methods})
 
