@@ -1,4 +1,4 @@
-"""The crest command line: train, evaluate (metrics and figures), predict, and error reporting."""
+"""The crest command line: train, evaluate (metrics and figures), predict (refusals: test_crest_refusals)."""
 
 import csv
 import json
@@ -28,6 +28,11 @@ def test_evaluate_writes_metrics_and_figures(finished_run, capsys):
     for name in ("confusion_matrix_plain.png", "confusion_matrix_la.png", "accuracy_per_generation.png"):
         assert (output / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "balanced accuracy" in capsys.readouterr().out
+    before = (output / "metrics.json").read_bytes()
+    assert main(["evaluate", str(finished_run), "--device", "cpu"]) == 1  # replacing needs --force
+    assert "exists; use --force" in capsys.readouterr().err
+    assert (output / "metrics.json").read_bytes() == before
+    assert main(["evaluate", str(finished_run), "--device", "cpu", "--force"]) == 0
 
 
 def test_predict_writes_one_row_per_image(finished_run, tmp_path):
@@ -41,22 +46,3 @@ def test_predict_writes_one_row_per_image(finished_run, tmp_path):
     predicted = np.array([int(r["class_id"]) for r in rows])
     assert (predicted == arrays["labels"][test]).mean() > 0.8
     assert rows[0]["class_name"] == ["zero", "one", "two", "three"][predicted[0]]
-
-
-def test_train_refuses_other_config_in_same_run_dir(finished_run, dataset_folder, capsys):
-    assert (
-        main(["train", str(dataset_folder), "-o", str(finished_run), *TRAIN_OPTIONS, "--alpha", "0.5"]) == 2
-    )
-    assert "different config (crest.alpha" in capsys.readouterr().err
-
-
-def test_train_reports_bad_dataset(tmp_path, capsys):
-    assert main(["train", str(tmp_path / "missing"), "-o", str(tmp_path / "run")]) == 2
-    assert "dataset manifest not found" in capsys.readouterr().err
-
-
-def test_predict_rejects_nan_input(finished_run, tmp_path, capsys):
-    images = np.full((2, 1, 12, 12), np.nan, dtype=np.float32)
-    np.savez(tmp_path / "bad.npz", images=images)
-    assert main(["predict", str(finished_run), str(tmp_path / "bad.npz"), "-o", str(tmp_path / "p.csv")]) == 2
-    assert "NaN or infinite" in capsys.readouterr().err

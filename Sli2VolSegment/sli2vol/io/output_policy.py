@@ -72,11 +72,11 @@ def check_output_file(path: str | Path, force: bool, inputs: Iterable[str | Path
     path = Path(path)
     if path.is_dir():
         raise InputError(f"output {path} is a folder; give a file name")
-    if suffixes and not path.name.lower().endswith(tuple(suffixes)):
-        raise InputError(f"output {path}: unsupported file type; use a name ending in {', '.join(suffixes)}")
     for source in inputs:
         if source is not None and same_file(path, source):
             raise InputError(f"output {path} is also an input of this command; give another output name")
+    if suffixes and not path.name.lower().endswith(tuple(suffixes)):
+        raise InputError(f"output {path}: unsupported file type; use a name ending in {', '.join(suffixes)}")
     if path.exists() and not force:
         raise InputError(f"output {path} exists; use --force to replace it")
     check_writable_folder(path.parent, create=create_folder)

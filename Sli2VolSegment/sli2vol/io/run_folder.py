@@ -49,8 +49,8 @@ class RunFolder:
         self.disposable = (CONFIG_NAME, *disposable)
         self.owned = (CONFIG_NAME, *disposable, *owned)
 
-    def check(self, config: dict) -> bool:
-        """Whether starting ``config`` here resumes a run (True) or starts one (False); raises
+    def check(self, config) -> bool:
+        """Whether starting ``config`` (a dict, or a config with ``to_dict()``) here resumes a run (True) or starts one (False); raises
         :class:`InputError` when the folder holds a run with another configuration or files of a run
         without its configuration. Writes nothing."""
         if self.path.exists() and not self.path.is_dir():
@@ -68,7 +68,7 @@ class RunFolder:
                              "choose another folder or repeat the original options to resume")
         return True
 
-    def prepare(self, config: dict) -> bool:
+    def prepare(self, config) -> bool:
         """:meth:`check`, then create the folder and write ``config.json`` for a new run."""
         resumed = self.check(config)
         if not resumed:
@@ -78,7 +78,7 @@ class RunFolder:
         return resumed
 
     @contextlib.contextmanager
-    def session(self, config: dict) -> Iterator[bool]:
+    def session(self, config) -> Iterator[bool]:
         """:meth:`prepare` and yield whether the run resumes. If the block fails before anything
         but the disposable files was written, those files and the folders created here are removed;
         Ctrl-C becomes :class:`RunInterrupted` saying what was kept."""
@@ -133,6 +133,7 @@ class RunFolder:
             raise ModelError(f"checkpoint {path} is unreadable: corrupt or not a checkpoint ({reason})") from None
 
 
-def _as_json(config: dict) -> dict:
-    """``config`` as it reads back from JSON (tuples become lists), so comparisons are exact."""
-    return json.loads(json.dumps(config))
+def _as_json(config) -> dict:
+    """``config`` (a dict, or a dataclass config with ``to_dict()``) as it reads back from JSON
+    (tuples become lists), so comparisons are exact."""
+    return json.loads(json.dumps(config.to_dict() if hasattr(config, "to_dict") else config))
