@@ -3,6 +3,7 @@ and the demo (OpenCV and matplotlib blocked), the demo's montage shows what it s
 one line and a log file, and an interrupted training says what it kept and resumes."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +31,8 @@ runpy.run_module("sli2vol.cli", run_name="__main__")
 
 def run_without_extras(*args, cwd=None) -> subprocess.CompletedProcess:
     """``python -m sli2vol.cli ARGS`` in a fresh interpreter where importing cv2 or matplotlib fails."""
-    return subprocess.run([sys.executable, "-c", BLOCK_EXTRAS, *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, "-c", BLOCK_EXTRAS, *map(str, args)], check=False,
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 def test_help_and_import_need_no_optional_extras():
@@ -64,7 +65,7 @@ def test_demo_on_the_base_install_writes_volumes_and_a_montage(tmp_path):
     pixels = _png_pixels(tmp_path / "demo" / "montage.png")
     annotation = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "demo" / "annotation.nii.gz")))
     result = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "demo" / "result.nii.gz")))
-    k, h, w = annotation.shape
+    _, h, w = annotation.shape
     assert pixels.shape == (4 * h + 3 * GAP, 3 * w + 2 * GAP, 3)  # rows: 4 slices; columns: annotation, result, truth
     slices = [int(v) for v in montage_line[0].split("slices ")[1].split(";")[0].split(", ")]
     assert slices[0] == int(np.flatnonzero(annotation.any(axis=(1, 2)))[0])  # the annotated slice comes first
@@ -125,8 +126,8 @@ def test_interrupted_training_says_what_it_kept_and_resumes(volumes, monkeypatch
     _interrupt_at(monkeypatch, 3)
     outcome = run_cli(main, argv)
     assert outcome.status == EXIT_INTERRUPTED
-    assert outcome.error_lines == [f"sli2vol train: interrupted; {volumes / 'run'} keeps checkpoint.pt; "
-                                   "run the same command again to resume"]
+    assert outcome.error_lines == [(f"sli2vol train: interrupted; {volumes / 'run'} keeps checkpoint.pt; "
+                                    "run the same command again to resume")]
     assert trainer.TrainingRun(volumes / "run").load_state()["step"] == 2
     monkeypatch.undo()
     outcome = run_cli(main, argv)
@@ -141,3 +142,32 @@ def test_training_interrupted_before_its_first_checkpoint_leaves_nothing(volumes
     assert outcome.status == EXIT_INTERRUPTED
     assert outcome.error_lines == ["sli2vol train: interrupted before the first checkpoint; nothing was kept"]
     assert sorted(p.name for p in volumes.iterdir()) == ["volumes"]
+
+
+def test_interrupted_evaluation_keeps_the_results_so_far(tmp_path, monkeypatch):
+    from sli2vol.evaluation import optical_flow
+    from sli2vol.phantom import make_phantom
+
+    pairs = []
+    for n in range(2):
+        image, labels, spacing = make_phantom(shape=(16, 48, 48), seed=30 + n)
+        for name, array in (("image", image.astype(np.int16)), ("label", labels)):
+            volume = sitk.GetImageFromArray(array)
+            volume.SetSpacing(tuple(reversed(spacing)))
+            sitk.WriteImage(volume, str(tmp_path / f"{name}{n}.nii.gz"))
+        pairs += ["--pair", tmp_path / f"image{n}.nii.gz", tmp_path / f"label{n}.nii.gz"]
+    flow, calls = optical_flow.propagate_optical_flow, []
+
+    def stopped_by_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return flow(*args, **kwargs)
+
+    monkeypatch.setattr(optical_flow, "propagate_optical_flow", stopped_by_ctrl_c)
+    outcome = run_cli(main, ["evaluate", *pairs, "-o", tmp_path / "out", "--methods", "optical_flow", "--quiet"])
+    assert outcome.status == EXIT_INTERRUPTED
+    assert outcome.error_lines == [(f"sli2vol evaluate: interrupted after 2 of 4 results; they are kept in "
+                                    f"{tmp_path / 'out' / 'results.json'} (marked incomplete)")]
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert not saved["complete"] and len(saved["records"]) == 2
