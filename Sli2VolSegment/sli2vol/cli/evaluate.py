@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from sli2vol.cli.boundary import one_line
 from sli2vol.cli.options import NON_NEGATIVE_INT, POSITIVE_INT, add_device_and_threads, set_threads
-from sli2vol.errors import InputError, RunInterrupted
+from sli2vol.errors import InputError, ModelError, RunInterrupted
 from sli2vol.evaluation.cases import cases_from_manifest, cases_from_pairs, select_structures
 from sli2vol.evaluation.methods import build_predictors, method_specs
 from sli2vol.evaluation.parallel import evaluate_in_workers
@@ -120,6 +121,11 @@ def run_evaluate(args) -> int:
                 raise
             raise RunInterrupted(f"interrupted after {len(done)} of {units * len(specs)} results; they are kept "
                                  f"in {folder / 'results.json'} (marked incomplete)") from None
+        except (InputError, ModelError, OSError) as exc:
+            if not done:
+                raise
+            raise type(exc)(f"{one_line(exc)}; the {len(done)} results before it are kept in "
+                            f"{folder / 'results.json'} (marked incomplete)") from exc
         finally:
             bar.close()
     meta["wall_seconds"] = time.perf_counter() - start

@@ -2,6 +2,7 @@
 ``sli2vol export``: a run's checkpoint as a model file."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -55,7 +56,7 @@ def run_train(args) -> int:
             with run.loss_log.open("a") as f:
                 f.write(json.dumps({"step": step, "loss": loss, "time": time.time()}) + "\n")
 
-    with run.session(cfg.to_dict()):
+    with run.session(cfg.to_dict()) if main_process else contextlib.nullcontext():  # torchrun: rank 0 writes
         try:
             encoder = train(volumes, cfg, run.path, device, on_step)
         finally:
