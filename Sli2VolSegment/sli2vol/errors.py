@@ -27,3 +27,8 @@ class PropagationCancelled(RuntimeError):
 
 class RunInterrupted(Exception):
     """A run was stopped (Ctrl-C) after writing something; the message says what was kept and how to go on."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The exception's message on one line (its type's name when it has none)."""
+    return " ".join(str(exc).split()) or type(exc).__name__

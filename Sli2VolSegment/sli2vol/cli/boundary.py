@@ -26,6 +26,7 @@ from sli2vol.errors import (
     ModelError,
     PropagationCancelled,
     RunInterrupted,
+    one_line,
 )
 
 EXPECTED = (InputError, ModelError, PropagationCancelled, OSError)
@@ -36,12 +37,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def one_line(exc: BaseException) -> str:
-    """The exception's message on one line (its type's name when it has none)."""
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
 
 
 def write_traceback(prog: str) -> str:

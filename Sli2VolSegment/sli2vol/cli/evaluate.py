@@ -11,9 +11,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from sli2vol.cli.boundary import one_line
 from sli2vol.cli.options import NON_NEGATIVE_INT, POSITIVE_INT, add_device_and_threads, set_threads
-from sli2vol.errors import InputError, ModelError, RunInterrupted
+from sli2vol.errors import InputError, ModelError, RunInterrupted, one_line
 from sli2vol.evaluation.cases import cases_from_manifest, cases_from_pairs, select_structures
 from sli2vol.evaluation.methods import build_predictors, method_specs
 from sli2vol.evaluation.parallel import evaluate_in_workers

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from sli2vol.errors import InputError, ModelError, RunInterrupted
+from sli2vol.errors import InputError, ModelError, RunInterrupted, one_line
 from sli2vol.io.atomic import atomic_path
 from sli2vol.io.output_policy import check_writable_folder, created_folder
 
@@ -97,6 +97,9 @@ class RunFolder:
                         raise RunInterrupted(f"interrupted; {self.path} keeps {', '.join(kept)}; "
                                              "run the same command again to resume") from None
                     raise RunInterrupted("interrupted before the first checkpoint; nothing was kept") from None
+                if kept and isinstance(exc, (InputError, ModelError, OSError)):
+                    raise type(exc)(f"{one_line(exc)}; {self.path} keeps {', '.join(kept)} "
+                                    "(the same command resumes from there)") from exc
                 raise
 
     def kept_files(self) -> list[str]:
