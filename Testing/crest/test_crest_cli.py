@@ -5,8 +5,11 @@ import json
 
 import numpy as np
 import pytest
+from cli_harness import run_cli
 from crest_synthetic import synthetic_arrays, train_options
 from crest_tools.cli import main
+from crest_tools.progress_log import read_progress_log
+from sli2vol.errors import EXIT_INTERRUPTED
 
 TRAIN_OPTIONS = train_options(2, 60, method="crest")
 
@@ -46,3 +49,31 @@ def test_predict_writes_one_row_per_image(finished_run, tmp_path):
     predicted = np.array([int(r["class_id"]) for r in rows])
     assert (predicted == arrays["labels"][test]).mean() > 0.8
     assert rows[0]["class_name"] == ["zero", "one", "two", "three"][predicted[0]]
+
+
+def test_interrupted_train_says_what_it_kept_and_resumes(dataset_folder, tmp_path, monkeypatch):
+    from crest_tools.crest import CrestRun
+
+    observer = CrestRun._step_observer
+
+    def ctrl_c_at_step_7(self, *args):
+        after_step = observer(self, *args)
+
+        def stopped(step, logs):
+            after_step(step, logs)
+            if step == 7:
+                raise KeyboardInterrupt
+
+        return stopped
+
+    run = tmp_path / "run"
+    argv = ["train", str(dataset_folder), "-o", str(run), *train_options(1, 10, method="fixmatch"),
+            "--checkpoint-interval", "5"]
+    monkeypatch.setattr(CrestRun, "_step_observer", ctrl_c_at_step_7)
+    outcome = run_cli(main, argv)
+    assert outcome.status == EXIT_INTERRUPTED
+    assert outcome.error_lines == [(f"crest train: interrupted; {run} keeps checkpoint.pt; "
+                                    "run the same command again to resume")]
+    monkeypatch.undo()
+    assert run_cli(main, argv).status == 0
+    assert [e["event"] for e in read_progress_log(run / "progress.jsonl")].count("resume") == 1
