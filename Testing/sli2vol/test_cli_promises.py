@@ -13,7 +13,7 @@ import pytest
 import SimpleITK as sitk
 from cli_harness import run_cli
 from sli2vol.cli import main
-from sli2vol.errors import EXIT_INTERNAL, EXIT_INTERRUPTED
+from sli2vol.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED
 from sli2vol.evaluation.montage import GAP
 from sli2vol.training import trainer
 
@@ -171,3 +171,18 @@ def test_interrupted_evaluation_keeps_the_results_so_far(tmp_path, monkeypatch):
                                     f"{tmp_path / 'out' / 'results.json'} (marked incomplete)")]
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert not saved["complete"] and len(saved["records"]) == 2
+
+
+def test_a_demo_that_fails_while_writing_leaves_no_file_or_folder(tmp_path, monkeypatch):
+    def disk_full(rgb, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr("sli2vol.cli.propagate.write_png", disk_full)
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("a user's file")
+    for folder in (tmp_path / "new" / "demo", tmp_path / "kept"):
+        outcome = run_cli(main, ["demo", "-o", folder, "--threads", "1", "--quiet", "--backward", "2", "--forward", "2"])
+        assert outcome.status == EXIT_ERROR
+        assert outcome.error_lines == [(f"sli2vol demo: error: [Errno 28] No space left on device: "
+                                        f"'{folder / 'montage.png'}'")]
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["kept", "kept/notes.txt"]

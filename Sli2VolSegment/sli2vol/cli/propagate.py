@@ -179,7 +179,7 @@ def run_demo(args) -> int:
     reference.SetSpacing(tuple(reversed(spacing)))
     slices = montage_slices(k, image.shape[0])
     picture = montage(image, intensity_window(image), [annotation, result, truth], slices)
-    with created_folder(folder):
+    with created_folder(folder, all_or_nothing=True):
         write_image(reference, folder / DEMO_FILES[0])
         for name, labels in zip(DEMO_FILES[1:4], (annotation, result, truth)):
             write_labels(labels, reference, folder / name)

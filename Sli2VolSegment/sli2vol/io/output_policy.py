@@ -98,15 +98,22 @@ def check_output_folder(folder: str | Path, names: Iterable[str], force: bool,
 
 
 @contextlib.contextmanager
-def created_folder(folder: str | Path) -> Iterator[Path]:
+def created_folder(folder: str | Path, all_or_nothing: bool = False) -> Iterator[Path]:
     """Create ``folder`` (and missing parents); if the block fails, remove the folders created here
-    that are still empty, so a failed command leaves no empty folder behind."""
+    that are then empty, so a failed command leaves no empty folder behind. With ``all_or_nothing``
+    the files that appeared in ``folder`` during the block are removed first (a set of outputs that
+    is only useful whole, such as the demo's)."""
     folder = Path(folder)
     new = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     folder.mkdir(parents=True, exist_ok=True)
+    before = {p.name for p in folder.iterdir()}
     try:
         yield folder
     except BaseException:
+        if all_or_nothing:
+            for path in folder.iterdir():
+                if path.name not in before and path.is_file():
+                    path.unlink()
         for path in new:
             try:
                 path.rmdir()
