@@ -147,6 +147,7 @@ CASES = [
     ("train-crop-too-small", TRAIN.replace("--crop 16", "--crop 8"), EXIT_ERROR, "crop must be >= 16", None),
     ("train-device-cuda", TRAIN + " --device cuda", EXIT_USAGE, "CUDA is not available", "no-cuda"),
     ("train-model-exists", TRAIN + " -o {d}/exists.nii.gz", EXIT_ERROR, "exists; use --force", None),
+    ("train-model-folder-missing", TRAIN + " -o {d}/missing/m.pt", EXIT_ERROR, "does not exist", None),
     ("train-model-is-a-source", TRAIN + " -o {d}/volumes/vol.nii.gz --force", EXIT_ERROR, "is also an input",
      None),
     ("export-no-run", "export {d}/volumes -o {d}/m.pt", EXIT_ERROR, "not a run folder", None),

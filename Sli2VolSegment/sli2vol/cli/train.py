@@ -42,7 +42,8 @@ def run_train(args) -> int:
     run = TrainingRun(args.run_dir)
     run.check(cfg.to_dict())
     paths = find_training_images(args.sources)
-    output = check_output_file(args.output or run.path / MODEL_NAME, args.force, inputs=paths, create_folder=True)
+    output = check_output_file(args.output or run.path / MODEL_NAME, args.force, inputs=paths,
+                               create_folder=args.output is None)  # the run folder is made below; -o's must exist
     main_process = os.environ.get("RANK", "0") == "0"
     torch.manual_seed(cfg.seed)
     set_threads(args.threads)
