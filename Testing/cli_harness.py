@@ -35,7 +35,8 @@ def run_cli(main: Callable[[list], int], argv: Iterable) -> Outcome:
 
 
 def snapshot(*roots: str | Path) -> dict[str, str]:
-    """{path: sha256 of the content, or "<folder>"} for every file and folder under (and including) ``roots``."""
+    """{path: sha256 of the content, or "<folder>"} for every file and folder under (and including)
+    ``roots``."""
     found = {}
     for root in map(Path, roots):
         for path in [root, *sorted(root.rglob("*"))] if root.is_dir() else [root]:

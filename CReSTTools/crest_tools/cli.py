@@ -43,8 +43,12 @@ from .run_directory import RunDirectory
 
 UNIT_INTERVAL_OPEN_TOP = number(minimum=0.0, below=1.0)  # [0, 1)
 UNIT_INTERVAL = number(minimum=0.0, maximum=1.0)  # [0, 1]
-EVALUATION_FILES = ("metrics.json", "confusion_matrix_plain.png", "confusion_matrix_la.png",
-                    "accuracy_per_generation.png")
+EVALUATION_FILES = (
+    "metrics.json",
+    "confusion_matrix_plain.png",
+    "confusion_matrix_la.png",
+    "accuracy_per_generation.png",
+)
 
 
 def _train_parser(commands: argparse._SubParsersAction) -> None:
@@ -55,9 +59,14 @@ def _train_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, help="RUN_DIR: config, progress.jsonl, checkpoints")
     parser.add_argument("--method", choices=METHODS, default=CrestConfig.method)
     parser.add_argument(
-        "--generations", type=POSITIVE_INT, default=CrestConfig.generations, help="CReST generations (fixmatch: 1)"
+        "--generations",
+        type=POSITIVE_INT,
+        default=CrestConfig.generations,
+        help="CReST generations (fixmatch: 1)",
     )
-    parser.add_argument("--alpha", type=NON_NEGATIVE_FLOAT, default=CrestConfig.alpha, help="sampling-rate exponent")
+    parser.add_argument(
+        "--alpha", type=NON_NEGATIVE_FLOAT, default=CrestConfig.alpha, help="sampling-rate exponent"
+    )
     parser.add_argument(
         "--t-min", type=UNIT_INTERVAL, default=CrestConfig.t_min, help="CReST+ final alignment temperature"
     )
@@ -74,7 +83,10 @@ def _train_parser(commands: argparse._SubParsersAction) -> None:
         help="mu: unlabelled per labelled image",
     )
     parser.add_argument(
-        "--threshold", type=number(above=0.0, maximum=1.0), default=FixMatchConfig.threshold, help="pseudo-label confidence threshold"
+        "--threshold",
+        type=number(above=0.0, maximum=1.0),
+        default=FixMatchConfig.threshold,
+        help="pseudo-label confidence threshold",
     )
     parser.add_argument("--lr", type=POSITIVE_FLOAT, default=FixMatchConfig.lr)
     parser.add_argument("--weight-decay", type=NON_NEGATIVE_FLOAT, default=FixMatchConfig.weight_decay)
@@ -92,7 +104,10 @@ def _train_parser(commands: argparse._SubParsersAction) -> None:
         help="steps between checkpoints",
     )
     parser.add_argument(
-        "--log-interval", type=POSITIVE_INT, default=RunConfig.log_interval, help="steps between progress-log lines"
+        "--log-interval",
+        type=POSITIVE_INT,
+        default=RunConfig.log_interval,
+        help="steps between progress-log lines",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device_and_threads(parser)
@@ -207,7 +222,12 @@ def command_evaluate(args: argparse.Namespace) -> None:
     dataset = load_dataset(config.dataset)
     metrics = evaluate_on_test(trained.model, dataset, trained.prior, device)
     history = [run_dir.load(run_dir.generation_path(g))["result"] for g in range(trained.generation + 1)]
-    report = {"generation": trained.generation, "class_names": dataset.class_names, **metrics, "history": history}
+    report = {
+        "generation": trained.generation,
+        "class_names": dataset.class_names,
+        **metrics,
+        "history": history,
+    }
     with created_folder(output):
         with atomic_path(output / EVALUATION_FILES[0]) as tmp:
             tmp.write_text(json.dumps(report, indent=1))
@@ -243,7 +263,9 @@ def read_images(path: str, window) -> np.ndarray:
     try:
         data = np.load(path)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read {path}: not an .npz archive ({' '.join(str(exc).split())[:120]})") from None
+        raise InputError(
+            f"cannot read {path}: not an .npz archive ({' '.join(str(exc).split())[:120]})"
+        ) from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise InputError(f"{path} is a single .npy array; give an .npz archive with the array 'images'")
     with data:
@@ -252,7 +274,9 @@ def read_images(path: str, window) -> np.ndarray:
         try:
             images = data["images"]
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise InputError(f"cannot read the array 'images' of {path}: corrupt ({type(exc).__name__})") from None
+            raise InputError(
+                f"cannot read the array 'images' of {path}: corrupt ({type(exc).__name__})"
+            ) from None
     return normalised_images(images, window, path)
 
 

@@ -96,14 +96,17 @@ class RunConfig:
         require("log_interval", self.log_interval, integer=True, minimum=1)
         for name, part in (("model", ModelConfig), ("fixmatch", FixMatchConfig), ("crest", CrestConfig)):
             if not isinstance(getattr(self, name), part):
-                raise InputError(f"{name} must be a {part.__name__}, got {type(getattr(self, name)).__name__}")
+                raise InputError(
+                    f"{name} must be a {part.__name__}, got {type(getattr(self, name)).__name__}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``TypeError`` naming them, bad values :class:`InputError`."""
+        """Inverse of :meth:`to_dict`; unknown keys raise ``TypeError`` naming them, bad values
+        :class:`InputError`."""
         data = dict(data)
         return cls(
             model=ModelConfig(**data.pop("model", {})),

@@ -46,8 +46,10 @@ class TrainedModel:
     def check_images(self, images: np.ndarray, where: str) -> None:
         """Refuse images (N, C, H, W) of another channel count or size than the training images."""
         if tuple(images.shape[1:]) != self.image_shape:
-            raise InputError(f"{where}: images are {tuple(images.shape[1:])} (C, H, W) but generation "
-                             f"{self.generation} was trained on {self.image_shape}")
+            raise InputError(
+                f"{where}: images are {tuple(images.shape[1:])} (C, H, W) but generation "
+                f"{self.generation} was trained on {self.image_shape}"
+            )
 
 
 def load_trained_model(
@@ -67,14 +69,21 @@ def load_trained_model(
     if saved is None:
         finished = run_dir.last_generation()
         wanted = f"generation {generation}" if generation >= 0 else "generation"
-        raise InputError(f"{run_dir.path} has no finished {wanted} (last finished: "
-                         f"{finished if finished >= 0 else 'none'})")
+        raise InputError(
+            f"{run_dir.path} has no finished {wanted} (last finished: "
+            f"{finished if finished >= 0 else 'none'})"
+        )
     try:
         channels, num_classes = saved["image_shape"][0], len(saved["class_names"])
         model = build_model(ModelConfig(**saved["model_config"]), channels, num_classes)
         model.load_state_dict(saved["ema"])
-        trained = TrainedModel(model.to(device).eval(), list(saved["class_names"]), np.asarray(saved["prior"]),
-                               generation, tuple(int(n) for n in saved["image_shape"]))
+        trained = TrainedModel(
+            model.to(device).eval(),
+            list(saved["class_names"]),
+            np.asarray(saved["prior"]),
+            generation,
+            tuple(int(n) for n in saved["image_shape"]),
+        )
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
         raise ModelError(f"{path} does not hold a trained model of this run ({type(exc).__name__})") from None
     return trained

@@ -14,7 +14,8 @@ EXIT_INTERRUPTED = 130  # Ctrl-C (or SIGTERM): the message says what was kept
 
 
 class InputError(ValueError):
-    """Image, mask, file, option or configuration value that cannot be used; the message says what is wrong."""
+    """Image, mask, file, option or configuration value that cannot be used; the message says what is
+    wrong."""
 
 
 class ModelError(ValueError):

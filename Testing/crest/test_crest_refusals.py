@@ -1,5 +1,6 @@
 """The ``crest`` bad-input table: every refused command exits with its documented status, prints one
 line naming the thing and the reason, leaves the inputs unchanged and leaves nothing behind."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -71,33 +72,100 @@ CASES = [
     ("evaluate-generation-negative", EVALUATE + " --generation -1", EXIT_USAGE, "must be >= 0", None),
     ("train-dataset-missing", "train {d}/absent -o {d}/run", EXIT_ERROR, "dataset manifest not found", None),
     ("train-run-reused-with-other-options", TRAIN, EXIT_ERROR, "different config (", _other_run),
-    ("train-run-dir-without-config", TRAIN, EXIT_ERROR, "not a run folder",
-     lambda d, ds: (d / "run").mkdir() or (d / "run" / "generation_0.pt").write_bytes(b"a user's file")),
-    ("predict-arrays-missing", "predict {run} {d}/absent.npz -o {d}/p.csv", EXIT_ERROR, "file not found", None),
-    ("predict-arrays-corrupt", "predict {run} {d}/junk.npz -o {d}/p.csv", EXIT_ERROR, "not an .npz archive",
-     None),
-    ("predict-arrays-npy", "predict {run} {d}/single.npy -o {d}/p.csv", EXIT_ERROR, "single .npy array", None),
-    ("predict-arrays-without-images", "predict {run} {d}/other.npz -o {d}/p.csv", EXIT_ERROR,
-     "lacks the array 'images'", None),
-    ("predict-wrong-channel-count", "predict {run} {d}/rgb.npz -o {d}/p.csv", EXIT_ERROR,
-     "images are (3, 12, 12) (C, H, W) but generation 0 was trained on (1, 12, 12)", None),
-    ("predict-other-image-size", "predict {run} {d}/big.npz -o {d}/p.csv", EXIT_ERROR,
-     "images are (1, 16, 16)", None),
+    (
+        "train-run-dir-without-config",
+        TRAIN,
+        EXIT_ERROR,
+        "not a run folder",
+        lambda d, ds: (d / "run").mkdir() or (d / "run" / "generation_0.pt").write_bytes(b"a user's file"),
+    ),
+    (
+        "predict-arrays-missing",
+        "predict {run} {d}/absent.npz -o {d}/p.csv",
+        EXIT_ERROR,
+        "file not found",
+        None,
+    ),
+    (
+        "predict-arrays-corrupt",
+        "predict {run} {d}/junk.npz -o {d}/p.csv",
+        EXIT_ERROR,
+        "not an .npz archive",
+        None,
+    ),
+    (
+        "predict-arrays-npy",
+        "predict {run} {d}/single.npy -o {d}/p.csv",
+        EXIT_ERROR,
+        "single .npy array",
+        None,
+    ),
+    (
+        "predict-arrays-without-images",
+        "predict {run} {d}/other.npz -o {d}/p.csv",
+        EXIT_ERROR,
+        "lacks the array 'images'",
+        None,
+    ),
+    (
+        "predict-wrong-channel-count",
+        "predict {run} {d}/rgb.npz -o {d}/p.csv",
+        EXIT_ERROR,
+        "images are (3, 12, 12) (C, H, W) but generation 0 was trained on (1, 12, 12)",
+        None,
+    ),
+    (
+        "predict-other-image-size",
+        "predict {run} {d}/big.npz -o {d}/p.csv",
+        EXIT_ERROR,
+        "images are (1, 16, 16)",
+        None,
+    ),
     ("predict-nan", "predict {run} {d}/nan.npz -o {d}/p.csv", EXIT_ERROR, "NaN or infinite", None),
-    ("predict-output-folder-missing", "predict {run} {d}/good.npz -o {d}/missing/p.csv", EXIT_ERROR,
-     "does not exist", None),
-    ("predict-output-exists", "predict {run} {d}/good.npz -o {d}/exists.csv", EXIT_ERROR,
-     "exists; use --force", None),
-    ("predict-output-is-the-input", "predict {run} {d}/good.npz -o {d}/good.npz --force", EXIT_ERROR,
-     "is also an input", None),
-    ("predict-output-type", "predict {run} {d}/good.npz -o {d}/p.txt", EXIT_ERROR, "unsupported file type",
-     None),
+    (
+        "predict-output-folder-missing",
+        "predict {run} {d}/good.npz -o {d}/missing/p.csv",
+        EXIT_ERROR,
+        "does not exist",
+        None,
+    ),
+    (
+        "predict-output-exists",
+        "predict {run} {d}/good.npz -o {d}/exists.csv",
+        EXIT_ERROR,
+        "exists; use --force",
+        None,
+    ),
+    (
+        "predict-output-is-the-input",
+        "predict {run} {d}/good.npz -o {d}/good.npz --force",
+        EXIT_ERROR,
+        "is also an input",
+        None,
+    ),
+    (
+        "predict-output-type",
+        "predict {run} {d}/good.npz -o {d}/p.txt",
+        EXIT_ERROR,
+        "unsupported file type",
+        None,
+    ),
     ("predict-not-a-run", "predict {d} {d}/good.npz -o {d}/p.csv", EXIT_ERROR, "not a run folder", None),
-    ("predict-generation-not-finished", PREDICT + " --generation 4", EXIT_ERROR,
-     "has no finished generation 4 (last finished: 0)", None),
+    (
+        "predict-generation-not-finished",
+        PREDICT + " --generation 4",
+        EXIT_ERROR,
+        "has no finished generation 4 (last finished: 0)",
+        None,
+    ),
     ("evaluate-not-a-run", "evaluate {d} -o {d}/evaluation", EXIT_ERROR, "not a run folder", None),
-    ("evaluate-files-exist", EVALUATE, EXIT_ERROR, "exists; use --force",
-     lambda d, ds: (d / "evaluation").mkdir() or (d / "evaluation" / "metrics.json").write_text("{}")),
+    (
+        "evaluate-files-exist",
+        EVALUATE,
+        EXIT_ERROR,
+        "exists; use --force",
+        lambda d, ds: (d / "evaluation").mkdir() or (d / "evaluation" / "metrics.json").write_text("{}"),
+    ),
     ("evaluate-output-is-a-file", "evaluate {run} -o {d}/exists.csv", EXIT_ERROR, "is a file", None),
 ]
 
@@ -119,7 +187,16 @@ def test_corrupt_generation_file(finished, tmp_path):
     copy.mkdir()
     for path in run.iterdir():
         if path.is_file():
-            (copy / path.name).write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2]
-                                           if path.name == "generation_0.pt" else path.read_bytes())
-    assert_refused(main, ["predict", copy, tmp_path / "x.npz", "-o", tmp_path / "p.csv"], [tmp_path, run],
-                   EXIT_ERROR, "is unreadable: corrupt", prog="crest")
+            (copy / path.name).write_bytes(
+                path.read_bytes()[: len(path.read_bytes()) // 2]
+                if path.name == "generation_0.pt"
+                else path.read_bytes()
+            )
+    assert_refused(
+        main,
+        ["predict", copy, tmp_path / "x.npz", "-o", tmp_path / "p.csv"],
+        [tmp_path, run],
+        EXIT_ERROR,
+        "is unreadable: corrupt",
+        prog="crest",
+    )

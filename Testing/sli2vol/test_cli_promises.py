@@ -66,12 +66,14 @@ def test_demo_on_the_base_install_writes_volumes_and_a_montage(tmp_path):
     annotation = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "demo" / "annotation.nii.gz")))
     result = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "demo" / "result.nii.gz")))
     _, h, w = annotation.shape
-    assert pixels.shape == (4 * h + 3 * GAP, 3 * w + 2 * GAP, 3)  # rows: 4 slices; columns: annotation, result, truth
+    # rows: 4 slices; columns: annotation, result, truth
+    assert pixels.shape == (4 * h + 3 * GAP, 3 * w + 2 * GAP, 3)
     slices = [int(v) for v in montage_line[0].split("slices ")[1].split(";")[0].split(", ")]
     assert slices[0] == int(np.flatnonzero(annotation.any(axis=(1, 2)))[0])  # the annotated slice comes first
 
     def panel(row, column):
-        return pixels[row * (h + GAP): row * (h + GAP) + h, column * (w + GAP): column * (w + GAP) + w].astype(int)
+        top, left = row * (h + GAP), column * (w + GAP)
+        return pixels[top: top + h, left: left + w].astype(int)
 
     for row, index in enumerate(slices):
         for column, labels in enumerate((annotation, result)):
@@ -85,7 +87,8 @@ def test_an_unexpected_exception_prints_one_line_and_writes_the_traceback(tmp_pa
         raise ZeroDivisionError("a bug in the reader")
 
     monkeypatch.setattr("sli2vol.cli.propagate.read_image", broken)
-    outcome = run_cli(main, ["propagate", tmp_path / "i.nii.gz", tmp_path / "m.nii.gz", "-o", tmp_path / "o.nii.gz"])
+    outcome = run_cli(main, ["propagate", tmp_path / "i.nii.gz", tmp_path / "m.nii.gz",
+                             "-o", tmp_path / "o.nii.gz"])
     assert outcome.status == EXIT_INTERNAL
     line, = outcome.error_lines
     assert line.startswith("sli2vol propagate: internal error (ZeroDivisionError: a bug in the reader)")
@@ -118,7 +121,8 @@ def _interrupt_at(monkeypatch, stop_step: int) -> None:
     monkeypatch.setattr(trainer, "sample_batch", sample_batch)
 
 
-TRAIN = ["--steps", "4", "--batch-size", "1", "--crop", "16", "--checkpoint-every", "2", "--threads", "1", "--quiet"]
+TRAIN = ["--steps", "4", "--batch-size", "1", "--crop", "16", "--checkpoint-every", "2", "--threads", "1",
+         "--quiet"]
 
 
 def test_interrupted_training_says_what_it_kept_and_resumes(volumes, monkeypatch, restore_threads):
@@ -136,7 +140,8 @@ def test_interrupted_training_says_what_it_kept_and_resumes(volumes, monkeypatch
     assert (volumes / "run" / "model.pt").is_file()
 
 
-def test_training_interrupted_before_its_first_checkpoint_leaves_nothing(volumes, monkeypatch, restore_threads):
+def test_training_interrupted_before_its_first_checkpoint_leaves_nothing(volumes, monkeypatch,
+                                                                           restore_threads):
     _interrupt_at(monkeypatch, 1)
     outcome = run_cli(main, ["train", volumes / "volumes", "--run-dir", volumes / "runs" / "first", *TRAIN])
     assert outcome.status == EXIT_INTERRUPTED
@@ -165,7 +170,8 @@ def test_interrupted_evaluation_keeps_the_results_so_far(tmp_path, monkeypatch):
         return flow(*args, **kwargs)
 
     monkeypatch.setattr(optical_flow, "propagate_optical_flow", stopped_by_ctrl_c)
-    outcome = run_cli(main, ["evaluate", *pairs, "-o", tmp_path / "out", "--methods", "optical_flow", "--quiet"])
+    outcome = run_cli(main, ["evaluate", *pairs, "-o", tmp_path / "out", "--methods", "optical_flow",
+                             "--quiet"])
     assert outcome.status == EXIT_INTERRUPTED
     assert outcome.error_lines == [(f"sli2vol evaluate: interrupted after 2 of 4 results; they are kept in "
                                     f"{tmp_path / 'out' / 'results.json'} (marked incomplete)")]
@@ -181,7 +187,8 @@ def test_a_demo_that_fails_while_writing_leaves_no_file_or_folder(tmp_path, monk
     (tmp_path / "kept").mkdir()
     (tmp_path / "kept" / "notes.txt").write_text("a user's file")
     for folder in (tmp_path / "new" / "demo", tmp_path / "kept"):
-        outcome = run_cli(main, ["demo", "-o", folder, "--threads", "1", "--quiet", "--backward", "2", "--forward", "2"])
+        outcome = run_cli(main, ["demo", "-o", folder, "--threads", "1", "--quiet",
+                                 "--backward", "2", "--forward", "2"])
         assert outcome.status == EXIT_ERROR
         assert outcome.error_lines == [(f"sli2vol demo: error: [Errno 28] No space left on device: "
                                         f"'{folder / 'montage.png'}'")]

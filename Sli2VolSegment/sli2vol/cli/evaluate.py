@@ -151,7 +151,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--axis", type=int, choices=(0, 1, 2), default=0, help="array axis of the annotated slice (0 = k)")
     p.add_argument("--worst", type=NON_NEGATIVE_INT, default=3,
                    help="overlay PNGs of this many lowest-Dice cases per method")
-    add_device_and_threads(p, "CPU threads for torch, per worker (default: torch's choice, divided among the workers)")
+    add_device_and_threads(p, "CPU threads for torch, per worker (default: torch's choice, divided among the "
+                              "workers)")
     p.add_argument("--workers", type=POSITIVE_INT, default=1, help="cases evaluated at once in separate processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables on the terminal")
     p.set_defaults(run=run_evaluate)

@@ -19,7 +19,8 @@ def number(integer: bool = False, **bounds) -> Callable[[str], float]:
         try:
             value = int(text) if integer else float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{'an integer' if integer else 'a number'} is needed, got {text!r}")
+            kind = "an integer" if integer else "a number"
+            raise argparse.ArgumentTypeError(f"{kind} is needed, got {text!r}") from None
         try:
             require("value", value, integer=integer, **bounds)
         except InputError as exc:
@@ -57,7 +58,8 @@ class Window(argparse.Action):
         setattr(namespace, self.dest, tuple(values))
 
 
-THREADS_HELP = "CPU threads for torch (default: torch's choice; 1 is fastest on a machine busy with other work)"
+THREADS_HELP = ("CPU threads for torch (default: torch's choice; 1 is fastest on a machine busy with "
+                "other work)")
 
 
 def add_device_and_threads(parser: argparse.ArgumentParser, threads_help: str = THREADS_HELP) -> None:

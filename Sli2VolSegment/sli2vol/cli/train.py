@@ -42,12 +42,14 @@ def run_train(args) -> int:
     run = TrainingRun(args.run_dir)
     run.check(cfg.to_dict())
     paths = find_training_images(args.sources)
+    # the run folder is created below; the folder of an explicit -o must exist
     output = check_output_file(args.output or run.path / MODEL_NAME, args.force, inputs=paths,
-                               create_folder=args.output is None)  # the run folder is made below; -o's must exist
+                               create_folder=args.output is None)
     main_process = os.environ.get("RANK", "0") == "0"
     torch.manual_seed(cfg.seed)
     set_threads(args.threads)
-    volumes = [load_training_volume(p) for p in tqdm(paths, desc="loading", unit="volume", disable=args.quiet)]
+    loading = tqdm(paths, desc="loading", unit="volume", disable=args.quiet, leave=False)
+    volumes = [load_training_volume(p) for p in loading]
     bar = tqdm(total=cfg.steps, desc="training", unit="step", disable=args.quiet or not main_process)
 
     def on_step(step: int, loss: float) -> None:
@@ -84,9 +86,11 @@ def run_export(args) -> int:
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("train", help="self-supervised training on unlabelled volumes (resumable)")
-    p.add_argument("sources", nargs="+", help="volume files, folders, or a data manifest.json (labels unused)")
-    p.add_argument("--run-dir", required=True, help="folder for checkpoints; a run there with the same options "
-                   "is resumed, one with other options refused")
+    p.add_argument("sources", nargs="+",
+                   help="volume files, folders, or a data manifest.json (labels unused)")
+    p.add_argument("--run-dir", required=True,
+                   help="folder for checkpoints; a run there with the same options is resumed, one with "
+                        "other options refused")
     p.add_argument("-o", "--output", help=f"TorchScript model to export (default RUN_DIR/{MODEL_NAME})")
     p.add_argument("--force", action="store_true", help="replace an existing model file")
     p.add_argument("--steps", type=POSITIVE_INT, default=TrainConfig.steps)

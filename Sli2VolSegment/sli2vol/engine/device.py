@@ -31,7 +31,8 @@ def select_device(device: str | None = None) -> torch.device:
                              "CUDA device(s)")
     elif dev.type == "mps":
         if not torch.backends.mps.is_available():
-            raise InputError(f"device {device!r} requested but MPS (Apple GPU) is not available on this machine")
+            raise InputError(f"device {device!r} requested but MPS (Apple GPU) is not available on this "
+                             "machine")
     elif dev.type != "cpu":
         raise InputError(f"device {device!r} is not supported; use {DEVICE_HELP}")
     return dev

@@ -19,11 +19,15 @@ def montage_slices(annotated: int, n_slices: int, rows: int = 4) -> list[int]:
 
 
 def overlay(gray: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(H, W) gray in [0, 1] with each label filled at 40 % opacity and outlined in full colour -> (H, W, 3) uint8."""
+    """(H, W) gray in [0, 1] with each label filled at 40 % opacity and outlined in full colour
+    -> (H, W, 3) uint8."""
     rgb = np.repeat(gray[..., None] * 255.0, 3, axis=2)
     for value in (int(v) for v in np.unique(labels) if v):
         inside = labels == value
-        edge = inside & ~(np.roll(inside, 1, 0) & np.roll(inside, -1, 0) & np.roll(inside, 1, 1) & np.roll(inside, -1, 1))
+        interior = inside.copy()
+        for shift, axis in ((1, 0), (-1, 0), (1, 1), (-1, 1)):
+            interior &= np.roll(inside, shift, axis)
+        edge = inside & ~interior
         colour = COLOURS[(value - 1) % len(COLOURS)]
         rgb[inside] = 0.6 * rgb[inside] + 0.4 * colour
         rgb[edge] = colour

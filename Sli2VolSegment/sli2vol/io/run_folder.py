@@ -50,9 +50,9 @@ class RunFolder:
         self.owned = (CONFIG_NAME, *disposable, *owned)
 
     def check(self, config) -> bool:
-        """Whether starting ``config`` (a dict, or a config with ``to_dict()``) here resumes a run (True) or starts one (False); raises
-        :class:`InputError` when the folder holds a run with another configuration or files of a run
-        without its configuration. Writes nothing."""
+        """Whether starting ``config`` (a dict, or a config with ``to_dict()``) here resumes a run
+        (True) or starts one (False); raises :class:`InputError` when the folder holds a run with
+        another configuration, or files of a run without its configuration. Writes nothing."""
         if self.path.exists() and not self.path.is_dir():
             raise InputError(f"run folder {self.path} is a file")
         if not self.config_path.exists():
@@ -96,7 +96,8 @@ class RunFolder:
                     if kept:
                         raise RunInterrupted(f"interrupted; {self.path} keeps {', '.join(kept)}; "
                                              "run the same command again to resume") from None
-                    raise RunInterrupted("interrupted before the first checkpoint; nothing was kept") from None
+                    raise RunInterrupted("interrupted before the first checkpoint; nothing was kept") \
+                        from None
                 if kept and isinstance(exc, (InputError, ModelError, OSError)):
                     raise type(exc)(f"{one_line(exc)}; {self.path} keeps {', '.join(kept)} "
                                     "(the same command resumes from there)") from exc
@@ -133,7 +134,8 @@ class RunFolder:
             return torch.load(path, map_location="cpu", weights_only=weights_only)
         except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, OSError) as exc:
             reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"checkpoint {path} is unreadable: corrupt or not a checkpoint ({reason})") from None
+            raise ModelError(f"checkpoint {path} is unreadable: corrupt or not a checkpoint ({reason})") \
+                from None
 
 
 def _as_json(config) -> dict:
