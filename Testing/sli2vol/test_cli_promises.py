@@ -36,10 +36,9 @@ def run_without_extras(*args, cwd=None) -> subprocess.CompletedProcess:
 
 
 def test_help_and_import_need_no_optional_extras():
-    for command in ("propagate", "demo", "train", "evaluate"):
-        done = run_without_extras(command, "--help")
-        assert done.returncode == 0, done.stderr
-        assert f"usage: sli2vol {command}" in done.stdout
+    done = run_without_extras("propagate", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "usage: sli2vol propagate" in done.stdout
     probe = "import sys; sys.argv = ['x', '--help']; import sli2vol, sli2vol.cli; print(sorted(sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "'cv2'" not in loaded and "'matplotlib'" not in loaded
