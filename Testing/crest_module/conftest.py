@@ -41,9 +41,9 @@ def rotation(degrees_s: float, degrees_r: float) -> np.ndarray:
     return about_r @ about_s
 
 
-def ijk_to_ras(spacing=(1.0, 1.0, 2.0), origin=(-12.0, -12.0, -12.0), rotate=np.eye(3)) -> np.ndarray:
+def ijk_to_ras(spacing=(1.0, 1.0, 2.0), origin=(-12.0, -12.0, -12.0), rotate=None) -> np.ndarray:
     matrix = np.eye(4)
-    matrix[:3, :3] = rotate @ np.diag(spacing)
+    matrix[:3, :3] = (np.eye(3) if rotate is None else rotate) @ np.diag(spacing)
     matrix[:3, 3] = origin
     return matrix
 
