@@ -1,7 +1,7 @@
 """The process of a background job: ``python -m crest_tools.job_process <job folder>``.
 
-Records its pid in job.json, runs the job's ``crest`` arguments in this process, then records the
-exit code. A killed process records no exit, which :class:`crest_tools.jobs.Job` reports as stopped.
+Records its pid in job.json, runs the job's ``crest train`` arguments in this process and, when
+training succeeded, ``crest evaluate`` (metrics and figures), then records the exit code. A killed process records no exit, which :class:`crest_tools.jobs.Job` reports as stopped.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ def run(folder: str) -> int:
     job.update_record(pid=os.getpid(), started=time.time(), exit=None)
     code = 1
     try:
-        code = main(job.record()["arguments"])
+        record = job.record()
+        code = main(record["arguments"])
+        if code == 0:
+            code = main(record["evaluate_arguments"])
     except SystemExit as stop:  # argparse errors
         code = stop.code if isinstance(stop.code, int) else 1
-    except Exception:
+    except Exception:  # noqa: BLE001 -- any failure must still record an exit code
         traceback.print_exc()
     finally:
         sys.stdout.flush()

@@ -2,7 +2,8 @@
 
 A workspace holds one folder per job::
 
-    <workspace>/<job name>/job.json     {"name", "dataset", "arguments": crest argv, "created",
+    <workspace>/<job name>/job.json     {"name", "dataset", "arguments": crest train argv,
+                                         "evaluate_arguments": crest evaluate argv, "created",
                                          "pid", "started", "exit": {"code", "time"} | null}
             /<job name>/output.log      stdout + stderr of the process
             /<job name>/run/            the crest RUN_DIR (config, progress.jsonl, checkpoints)
@@ -10,7 +11,8 @@ A workspace holds one folder per job::
 The process is ``python -m crest_tools.job_process <job folder>`` (:mod:`crest_tools.job_process`),
 which records its pid when it starts and its exit code when it ends. The status is derived from
 these files alone, so the list survives closing the module and restarting Slicer: *running* (the
-pid is alive), *finished* (exit 0 after the "done" event), *failed* (another exit code; the last
+pid is alive), *finished* (training and ``crest evaluate`` exited with 0 after the "done" event; figures and
+metrics in ``run/evaluation``), *failed* (another exit code; the last
 error line of output.log), *stopped* (no exit recorded: killed, or Slicer closed). Resuming runs the
 same command again: ``crest train`` continues from the run's last checkpoint.
 """
@@ -223,6 +225,8 @@ class JobWorkspace:
             "name": name,
             "dataset": dataset,
             "arguments": ["train", dataset, "-o", str(job.run_dir), *options.arguments(), "--no-progress"],
+            "evaluate_arguments": ["evaluate", str(job.run_dir), "--device", options.device,
+                                   "--threads", str(options.threads)],
             "created": time.time(),
             "pid": None,
             "started": None,
