@@ -46,10 +46,13 @@ class EvaluationResults:
 
     def text(self) -> str:
         """The table and the headline figures as plain text (percentages)."""
-        lines = [
+        headline = (
             f"generation {self.generation}: balanced accuracy {100 * self.balanced_accuracy:.1f}% "
             f"(logit-adjusted {100 * self.balanced_accuracy_la:.1f}%), accuracy {100 * self.accuracy:.1f}% "
-            f"({100 * self.accuracy_la:.1f}%)",
+            f"({100 * self.accuracy_la:.1f}%)"
+        )
+        lines = [
+            headline,
             f"{'class':<24} {'labelled':>8} {'test':>5} {'prec.':>6} {'recall':>6} {'prec.LA':>7} {'rec.LA':>6}",
         ]
         for row in self.classes:
