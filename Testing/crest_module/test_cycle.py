@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import slicer
+import slicer
 from crest_tools.export_settings import ClassMapping, ExportSettings
 from crest_tools.jobs import JobWorkspace, TrainingOptions, last_error_line
 from crest_tools.patch_export import write_export
