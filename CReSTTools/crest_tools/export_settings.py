@@ -7,7 +7,7 @@ trained run to new segments samples patches exactly as the export did.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 PLANES = ("axial", "coronal", "sagittal")
@@ -178,9 +178,3 @@ def parse_class_table(text: str) -> dict[str, str]:
         classes[name.strip()] = target.strip()
     return classes
 
-
-def names_sequence(values: Sequence[str] | str) -> tuple[str, ...]:
-    """Plane names from a list or a comma-separated string."""
-    if isinstance(values, str):
-        values = [v for v in values.replace(" ", "").split(",") if v]
-    return tuple(values)

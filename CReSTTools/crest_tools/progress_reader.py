@@ -98,7 +98,8 @@ class TrainingProgress:
         """One line: generation, step, loss, mask rate, last balanced accuracy, picks per class."""
         if not self.generations:
             return "waiting for the first progress line"
-        parts = [f"generation {self.generation + 1}/{self.generations}", f"step {self.step}/{self.steps}"]
+        step = f"step {self.step}/{self.steps}" if self.steps else "starting"
+        parts = [f"generation {self.generation + 1}/{self.generations}", step]
         if self.loss is not None:
             parts.append(f"loss {self.loss:.3f}")
         if self.mask_rate is not None:
