@@ -10,11 +10,15 @@ A workspace holds one folder per job::
 
 The process is ``python -m crest_tools.job_process <job folder>`` (:mod:`crest_tools.job_process`),
 which records its pid when it starts and its exit code when it ends. The status is derived from
-these files alone, so the list survives closing the module and restarting Slicer: *running* (the
-pid is alive), *finished* (training and ``crest evaluate`` exited with 0 after the "done" event; figures and
-metrics in ``run/evaluation``), *failed* (another exit code; the last
-error line of output.log), *stopped* (no exit recorded: killed, or Slicer closed). Resuming runs the
-same command again: ``crest train`` continues from the run's last checkpoint.
+these files alone, so the list survives closing the module and restarting Slicer:
+
+- *new*: never started; *running*: the recorded pid is alive;
+- *finished*: training and ``crest evaluate`` exited with 0 after the "done" event (figures and
+  metrics in ``run/evaluation``);
+- *failed*: another exit code; the last error line of output.log is shown;
+- *stopped*: no exit recorded (killed, or Slicer closed) or exit 130 (interrupted).
+
+Resuming runs the same command again: ``crest train`` continues from the run's last checkpoint.
 """
 
 from __future__ import annotations
@@ -27,14 +31,18 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import crest_tools
+from sli2vol.io.atomic import atomic_path
 
 from .config import ARCHITECTURES, METHODS
 from .progress_reader import ProgressReader, TrainingProgress
-from .run_directory import _atomic_write
 
 JOB_FILE = "job.json"
-STATES = ("new", "running", "stopped", "finished", "failed")
+EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM caught by the command line: stopped, not failed
+
+
+def _write_record(path: Path, record: dict) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(record, indent=1))
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,7 @@ class TrainingOptions:
 
 def package_root() -> Path:
     """The folder holding the ``crest_tools`` package (what a job's PYTHONPATH needs)."""
-    return Path(crest_tools.__file__).resolve().parent.parent
+    return Path(__file__).resolve().parent.parent
 
 
 def _pid_alive(pid: int | None, folder: Path) -> bool:
@@ -143,8 +151,7 @@ class Job:
 
     def update_record(self, **changes) -> None:
         """Merge ``changes`` into job.json (atomic rewrite)."""
-        record = {**self.record(), **changes}
-        _atomic_write(self.job_file, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))
+        _write_record(self.job_file, {**self.record(), **changes})
 
     def command(self, python: str | None = None) -> list[str]:
         """The process to start: ``python -m crest_tools.job_process <folder>`` (default: this Python)."""
@@ -176,7 +183,7 @@ class Job:
         exit_record = record.get("exit")
         if _pid_alive(record.get("pid"), self.folder) and exit_record is None:
             return JobStatus("running", None, self._progress)
-        if exit_record is None:
+        if exit_record is None or exit_record["code"] == EXIT_INTERRUPTED:
             return JobStatus("new" if record.get("pid") is None else "stopped", None, self._progress)
         if exit_record["code"] == 0 and self._progress.done:
             return JobStatus("finished", None, self._progress)
@@ -233,7 +240,7 @@ class JobWorkspace:
             "exit": None,
         }
         job.folder.mkdir(parents=True)
-        _atomic_write(job.job_file, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))
+        _write_record(job.job_file, record)
         return job
 
     def jobs(self) -> list[Job]:
