@@ -13,6 +13,8 @@ from .export_settings import ExportSettings
 
 # In-plane directions (columns u, rows v) in RAS, as Slicer shows the planes: image right = patient
 # left, image down = posterior (axial) or inferior (coronal, sagittal); sagittal image right = posterior.
+SLAB_VOXELS = 1_000_000  # target voxels looked up at once when resampling a mask
+
 PLANE_AXES = {
     "axial": ((-1.0, 0.0, 0.0), (0.0, -1.0, 0.0)),
     "coronal": ((-1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
@@ -36,11 +38,20 @@ def ras_to_kji(points_ras: np.ndarray, ijk_to_ras: np.ndarray) -> np.ndarray:
 def resample_mask(mask: np.ndarray, mask_ijk_to_ras: np.ndarray, shape: tuple, ijk_to_ras: np.ndarray) -> np.ndarray:
     """A binary mask given on its own grid, resampled (nearest voxel) onto another grid of ``shape``.
 
-    Only the target voxels inside the bounding box of the mask's non-zero voxels are looked up.
+    A mask on the same grid up to a whole-voxel shift (a cropped segment labelmap) is copied;
+    otherwise only target voxels inside the bounding box of the mask's voxels are looked up, a few
+    slices at a time.
     """
     out = np.zeros(shape, dtype=bool)
     inside = np.argwhere(mask)
     if inside.size == 0:
+        return out
+    to_target = np.linalg.inv(ijk_to_ras) @ mask_ijk_to_ras  # mask (i, j, k) -> target (i, j, k)
+    shift = to_target[:3, 3][::-1]  # in (k, j, i)
+    if np.allclose(to_target[:3, :3], np.eye(3), atol=1e-6) and np.allclose(shift, np.rint(shift), atol=1e-6):
+        target = inside + np.rint(shift).astype(int)
+        keep = np.all((target >= 0) & (target < shape), axis=1)
+        out[tuple(target[keep].T)] = True
         return out
     lo, hi = inside.min(axis=0), inside.max(axis=0)
     corners = np.array([[c[0], c[1], c[2]] for c in np.ndindex(2, 2, 2)]) * (hi - lo + 1) + lo - 0.5
@@ -49,13 +60,17 @@ def resample_mask(mask: np.ndarray, mask_ijk_to_ras: np.ndarray, shape: tuple, i
     stop = np.clip(np.ceil(box.max(axis=0)).astype(int) + 1, 0, shape)
     if np.any(stop <= start):
         return out
-    grid = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(start, stop)], indexing="ij"), -1)
-    target = grid.reshape(-1, 3)
-    source = np.rint(ras_to_kji(kji_to_ras(target, ijk_to_ras), mask_ijk_to_ras)).astype(int)
-    valid = np.all((source >= 0) & (source < mask.shape), axis=1)
-    hits = np.zeros(len(target), dtype=bool)
-    hits[valid] = mask[tuple(source[valid].T)] > 0
-    out[tuple(target[hits].T)] = True
+    rows = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(start[1:], stop[1:])], indexing="ij"), -1)
+    rows = rows.reshape(-1, 2)
+    step = max(1, SLAB_VOXELS // len(rows))
+    for k0 in range(start[0], stop[0], step):
+        ks = np.arange(k0, min(k0 + step, stop[0]))
+        target = np.concatenate([np.repeat(ks, len(rows))[:, None], np.tile(rows, (len(ks), 1))], axis=1)
+        source = np.rint(ras_to_kji(kji_to_ras(target, ijk_to_ras), mask_ijk_to_ras)).astype(int)
+        valid = np.all((source >= 0) & (source < mask.shape), axis=1)
+        hits = np.zeros(len(target), dtype=bool)
+        hits[valid] = mask[tuple(source[valid].T)] > 0
+        out[tuple(target[hits].T)] = True
     return out
 
 
