@@ -34,6 +34,7 @@ from pathlib import Path
 from sli2vol.io.atomic import atomic_path
 
 from .config import ARCHITECTURES, METHODS
+from .dataset_format import manifest_path
 from .progress_reader import ProgressReader, TrainingProgress
 
 JOB_FILE = "job.json"
@@ -220,13 +221,15 @@ class JobWorkspace:
         """A new job folder with its job.json; the run folder is ``<job>/run``.
 
         Raises:
-            ValueError: the name is empty, has path separators, or is taken.
+            ValueError: the name is empty, has path separators, or is taken; no dataset manifest.
         """
         if not name or name != Path(name).name or name.startswith("."):
             raise ValueError(f"job name must be a plain folder name, got {name!r}")
         job = Job(self.folder / name)
         if job.folder.exists():
             raise ValueError(f"a job named {name!r} already exists in {self.folder}")
+        if not manifest_path(dataset).is_file():
+            raise ValueError(f"no dataset at {dataset}: give an exported dataset folder or its manifest.json")
         dataset = str(Path(dataset).resolve())
         record = {
             "name": name,

@@ -77,9 +77,13 @@ def test_job_killed_mid_way_then_resumed(dataset_folder, tmp_path):
 
 
 def test_failed_job_reports_its_error_line(tmp_path):
-    job = JobWorkspace(tmp_path).create("bad", tmp_path / "missing", OPTIONS)
+    with pytest.raises(ValueError, match="no dataset at"):
+        JobWorkspace(tmp_path).create("bad", tmp_path / "missing", OPTIONS)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "manifest.json").write_text("{not json")
+    job = JobWorkspace(tmp_path).create("bad", tmp_path / "broken", OPTIONS)
     code = job.start_subprocess().wait(timeout=120)
     status = job.status()
     assert code != 0 and status.state == "failed"
-    assert "error" in status.error and "missing" in status.error  # the crest error line names the dataset
+    assert "error" in status.error and "manifest.json" in status.error  # the crest error line names the file
     assert Job(job.folder).record()["exit"]["code"] == code
