@@ -103,12 +103,12 @@ class ClassMapping:
         classes: name -> class name; several names may share one class; a name mapped to "" is
             skipped. Names are compared case-insensitively after trimming.
         use_terminology: name a segment by its terminology type (e.g. "Liver") when it has one
-            other than Slicer's generic default "Tissue"; the segment name otherwise.
+            other than Slicer's generic default "Tissue" (default); the segment name otherwise.
         skip_unmapped: skip segments whose name is not in ``classes`` (default: class = name).
     """
 
     classes: Mapping[str, str] = field(default_factory=dict)
-    use_terminology: bool = False
+    use_terminology: bool = True
     skip_unmapped: bool = False
 
     def __post_init__(self) -> None:

@@ -124,7 +124,7 @@ def test_existing_folder_is_kept_unless_overwrite(synthetic_scene, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["dataset"]
 
 
-def test_terminology_names_the_class_when_asked(synthetic_scene):
+def test_terminology_names_the_class_unless_switched_off(synthetic_scene):
     _, pairs = synthetic_scene
     volume, segmentation = pairs[0]
     logic = slicer.vtkSlicerTerminologiesModuleLogic
@@ -135,9 +135,11 @@ def test_terminology_names_the_class_when_asked(synthetic_scene):
         "Anatomical Structure", "78961009", "SCT", "Spleen", "", "", "", "", "", "", "", "", "", ""))
     default_entry = slicer.vtkSegment().GetTerminology()
     assert "^Tissue~" in default_entry and terminology_name(default_entry) is None  # generic default ignored
-    plan = plan_scene_export([(volume, segmentation)], ExportSettings(test_fraction=0.0),
-                             ClassMapping(use_terminology=True))
+    plan = plan_scene_export([(volume, segmentation)], ExportSettings(test_fraction=0.0), ClassMapping())
     assert set(plan.summary.class_names) == {"liver", "Spleen", "kidney"}
+    plan = plan_scene_export([(volume, segmentation)], ExportSettings(test_fraction=0.0),
+                             ClassMapping(use_terminology=False))
+    assert set(plan.summary.class_names) == {"liver", "spleen", "kidney"}
 
 
 def test_bad_settings_quote_the_value():
