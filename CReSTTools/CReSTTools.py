@@ -352,7 +352,7 @@ class CReSTToolsTest(ScriptedLoadableModuleTest):
 
         self.delayDisplay("Training a tiny job in the background")
         job = JobWorkspace(folder / "jobs").create("tiny", manifest, TrainingOptions(
-            generations=2, steps=40, batch_size=16, unlabelled_ratio=1, device="cpu"))
+            generations=2, steps=20, batch_size=16, unlabelled_ratio=1, device="cpu"))
         process = job.start_subprocess(pythonExecutable())
         while process.poll() is None:
             slicer.app.processEvents()
