@@ -118,9 +118,10 @@ def main() -> None:
     planned = time.time()
     print(plan.summary.text(), flush=True)
     dataset = args.work / "dataset"
+    write_note = "reused from an earlier run of this command"
     if not (dataset / "manifest.json").exists():
         write_export(plan, dataset)
-    written = time.time()
+        write_note = f"{time.time() - planned:.0f} s"
 
     workspace = JobWorkspace(args.work / "jobs")
     jobs = {job.name: job for job in workspace.jobs()}
@@ -172,9 +173,9 @@ unlabelled (labels hidden from training), {len(plan.summary.volumes['test'])} te
 `{' '.join(OPTIONS.arguments())}`, then `crest evaluate`; apply: every organ segment of the test cases classified
 from its own patches (mean probability, logit-adjusted).
 
-Times: load {loaded - started:.0f} s, export plan {planned - started - (loaded - started):.0f} s, write
-{written - planned:.0f} s, training + evaluation {(training[-1] - training[0]) / 60:.1f} min, apply
-{apply_seconds:.0f} s for {segments_total} segments.
+Times: load {loaded - started:.0f} s, export plan {planned - loaded:.0f} s, dataset writing {write_note},
+training + evaluation {(training[-1] - training[0]) / 60:.1f} min, apply {apply_seconds:.0f} s for {segments_total}
+segments.
 
 ```
 {plan.summary.text()}
@@ -186,16 +187,16 @@ Times: load {loaded - started:.0f} s, export plan {planned - started - (loaded -
 
 Apply to the test cases' organ segments: {segments_right} / {segments_total} segments get their own organ's name.
 
+| organ | segments right / total |
+|---|---|
+""" + "\n".join(f"| {name} | {sum(v)} / {len(v)} |" for name, v in correct.items()) + f"""
+
 Reading: this run demonstrates the module's cycle end to end on real data; its accuracy is that of a
 short CPU schedule with whole patients labelled ({len(plan.summary.volumes['labelled'])} cases), not a tuned
 classifier. Test balanced accuracy per generation, plain (LA): {per_generation}. Classes CReST picked no
 pseudo-label for after some generation: {', '.join(never_picked) or 'none'}; it can only pick classes the model
 already predicts, so rare organs stay unrepresented (as in the organ-patches section above, where CReST+ also
 trails FixMatch at this budget).
-
-| organ | segments right / total |
-|---|---|
-""" + "\n".join(f"| {name} | {sum(v)} / {len(v)} |" for name, v in correct.items()) + """
 
 ![class counts](figures/crest_slicer_cycle_class_counts.png)
 ![accuracy per generation](figures/crest_slicer_cycle_accuracy_per_generation.png)
