@@ -174,8 +174,10 @@ class CReSTToolsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.summaryTextEdit.setPlainText(self.plan.summary.text())
 
     def onExport(self):
+        self.plan = None
         self.onPreview()
-        if self.plan is None:
+        if self.plan is None or not slicer.util.confirmOkCancelDisplay(
+                self.plan.summary.text(), "Export these patches?"):
             return
         with slicer.util.tryWithErrorDisplay("Export failed; nothing was written.", waitCursor=True):
             manifest = write_export(self.plan, self.ui.datasetPathLineEdit.currentPath, self.ui.overwriteCheckBox.checked)
