@@ -1,0 +1,63 @@
+"""Writing a segment through the Segment Editor's machinery, so masking, overwrite mode and undo apply.
+
+Why two writers: a scripted Segment Editor effect cannot reach the editor's
+``vtkSlicerSegmentEditorLogic`` from Python (``qSlicerSegmentEditorAbstractEffect::setSegmentEditorLogic``
+is not wrapped and there is no getter); its ``modifySegmentByLabelmap`` and ``saveStateForUndo``
+forward to that logic (Slicer 5.10+, ``qSlicerSegmentEditorAbstractEffect.cxx``). So the effect hands
+its ``scriptedEffect`` to :class:`ScriptedEffectWriter`, and the editor's own Undo/Redo buttons then
+revert the propagation; the module panel and the tests drive a ``vtkSlicerSegmentEditorLogic``
+directly through :class:`EditorLogicWriter`.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class SegmentWriter(Protocol):
+    """What :meth:`Sli2VolLogic.apply` needs from the editor."""
+
+    def reference_geometry(self):
+        """vtkOrientedImageData (no scalars needed) of the segmentation's editing grid: the modifier
+        labelmap is built on it, as the editor's intensity masking requires."""
+
+    def save_state_for_undo(self) -> None:
+        """Record the segmentation's state once, before the first modification."""
+
+    def set_segment(self, segmentation_node, segment_id: str, labelmap) -> None:
+        """Replace segment ``segment_id`` by ``labelmap`` (vtkOrientedImageData on the reference
+        geometry): ModificationModeSet, masking not bypassed."""
+
+
+class EditorLogicWriter:
+    """:class:`SegmentWriter` around a ``slicer.vtkSlicerSegmentEditorLogic`` whose segment editor node
+    names the segmentation and source volume (``SetSegmentEditorNode``, ``SetSegmentationNode``,
+    ``SetSourceVolumeNode``); its ``Undo()`` reverts an apply."""
+
+    def __init__(self, editor_logic):
+        self.editor_logic = editor_logic
+
+    def reference_geometry(self):
+        raise NotImplementedError
+
+    def save_state_for_undo(self) -> None:
+        raise NotImplementedError
+
+    def set_segment(self, segmentation_node, segment_id: str, labelmap) -> None:
+        raise NotImplementedError
+
+
+class ScriptedEffectWriter:
+    """:class:`SegmentWriter` around a Segment Editor effect's ``scriptedEffect``
+    (``qSlicerSegmentEditorScriptedEffect``); the editor's Undo reverts an apply."""
+
+    def __init__(self, scripted_effect):
+        self.scripted_effect = scripted_effect
+
+    def reference_geometry(self):
+        raise NotImplementedError
+
+    def save_state_for_undo(self) -> None:
+        raise NotImplementedError
+
+    def set_segment(self, segmentation_node, segment_id: str, labelmap) -> None:
+        raise NotImplementedError
