@@ -174,7 +174,6 @@ class Sli2VolSegmentTest(ScriptedLoadableModuleTest):
 
     def test_propagate_apply_and_undo(self):
         import numpy as np
-
         from Sli2VolSegmentLib import EditorLogicWriter, PropagationOptions, Sli2VolLogic
 
         self.delayDisplay("Volume and a segment painted on slice 12")

@@ -1,3 +1,4 @@
+# ruff: noqa: N999 -- Slicer loads the effect class from a file named after it (SegmentEditorEffect.py)
 """The "Sli2Vol" Segment Editor effect: Propagate into a preview, then Apply (one undo step) or Cancel.
 
 Like "Fill between slices", but the propagation covers the source volume's whole extent along the

@@ -52,7 +52,7 @@ class ScriptedModule:
     with_generic_tests: bool
 
     @classmethod
-    def read(cls, folder: Path) -> "ScriptedModule":
+    def read(cls, folder: Path) -> ScriptedModule:
         commands = cmake_commands((folder / "CMakeLists.txt").read_text(encoding="utf-8"))
         variables = cmake_variables(commands)
         build = [expand(args, variables) for name, args in commands if name == BUILD_MACRO]

@@ -2,8 +2,8 @@
 and the top-level CMakeLists.txt adds every module and carries the Extensions Index metadata."""
 from __future__ import annotations
 
-import struct
 import re
+import struct
 
 import pytest
 from cmake_lists import REPO, cmake_commands, cmake_variables, expand, scripted_modules
