@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+from sli2vol.engine.confidence import check_order
 
 
 class SliceToCheck(NamedTuple):
@@ -22,7 +23,7 @@ class PropagationOutcome:
     """What :meth:`Sli2VolLogic.propagate` computed; nothing of it is in the scene yet.
 
     Attributes:
-        volume_node_id, segmentation_node_id: the nodes it was computed from.
+        volume_node, segmentation_node: the nodes it was computed from.
         segment_ids: the propagated segments; segment ``segment_ids[k]`` has label ``k + 1`` in ``labels``.
         axis: propagation axis of the (K, J, I) volume array (0 = K, 1 = J, 2 = I).
         labels: (K, J, I) integer array on the source volume's voxel grid: each segment's anchors and
@@ -35,8 +36,8 @@ class PropagationOutcome:
         device: the torch device the core ran on (e.g. ``"cpu"``).
     """
 
-    volume_node_id: str
-    segmentation_node_id: str
+    volume_node: object
+    segmentation_node: object
     segment_ids: tuple
     axis: int
     labels: np.ndarray
@@ -51,11 +52,14 @@ class PropagationOutcome:
         return self.labels == self.segment_ids.index(segment_id) + 1
 
     def least_confident_slices(self, n: int = 5) -> list[SliceToCheck]:
-        """The ``n`` propagated slices (over all segments) with the lowest confidence, lowest first."""
-        ranked = sorted(
-            (c, sid, k) for sid, per_slice in self.confidence.items() for k, c in per_slice.items()
-        )
-        return [SliceToCheck(sid, int(k), self._slice_centre_ras(sid, k), float(c)) for c, sid, k in ranked[: max(n, 0)]]
+        """The ``n`` propagated slices (over all segments) most worth a look: lowest confidence first,
+        equal confidences farthest from the segment's anchors first (``sli2vol.engine.confidence.check_order``)."""
+        ranked = []
+        for sid, per_slice in self.confidence.items():
+            order = check_order(per_slice, self.anchors[sid])
+            ranked += [(per_slice[k], rank, sid, k) for rank, k in enumerate(order)]
+        ranked.sort(key=lambda item: (item[0], item[1]))
+        return [SliceToCheck(sid, int(k), self._slice_centre_ras(sid, k), float(c)) for c, _, sid, k in ranked[: max(n, 0)]]
 
     def _slice_centre_ras(self, segment_id: str, index: int) -> tuple:
         plane = np.take(self.segment_mask(segment_id), index, axis=self.axis)

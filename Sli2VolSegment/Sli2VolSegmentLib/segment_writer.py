@@ -37,13 +37,17 @@ class EditorLogicWriter:
         self.editor_logic = editor_logic
 
     def reference_geometry(self):
-        raise NotImplementedError
+        self.editor_logic.ResetModifierLabelmapToDefault()
+        return self.editor_logic.GetModifierLabelmap()
 
     def save_state_for_undo(self) -> None:
-        raise NotImplementedError
+        self.editor_logic.SaveStateForUndo()
 
     def set_segment(self, segmentation_node, segment_id: str, labelmap) -> None:
-        raise NotImplementedError
+        import slicer
+
+        self.editor_logic.ModifySegmentByLabelmap(segmentation_node, segment_id, labelmap,
+                                                  slicer.vtkSlicerSegmentEditorLogic.ModificationModeSet, True, False)
 
 
 class ScriptedEffectWriter:
@@ -54,10 +58,13 @@ class ScriptedEffectWriter:
         self.scripted_effect = scripted_effect
 
     def reference_geometry(self):
-        raise NotImplementedError
+        return self.scripted_effect.defaultModifierLabelmap()
 
     def save_state_for_undo(self) -> None:
-        raise NotImplementedError
+        self.scripted_effect.saveStateForUndo()
 
     def set_segment(self, segmentation_node, segment_id: str, labelmap) -> None:
-        raise NotImplementedError
+        import slicer
+
+        self.scripted_effect.modifySegmentByLabelmap(segmentation_node, segment_id, labelmap,
+                                                     slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeSet, False)
