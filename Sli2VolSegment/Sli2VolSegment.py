@@ -204,7 +204,7 @@ class Sli2VolSegmentTest(ScriptedLoadableModuleTest):
         block = np.zeros(image.shape, bool)
         block[6:18, 14:34, 16:32] = True
         dice = 2.0 * np.logical_and(result > 0, block).sum() / ((result > 0).sum() + block.sum())
-        self.assertGreater(dice, 0.8, f"propagated block Dice {dice:.3f}")
+        self.assertGreater(dice, 0.9, f"propagated block Dice {dice:.3f}")
         self.assertTrue(np.array_equal(result[12] > 0, painted[12] > 0), "the painted slice must not change")
         self.assertGreater(len(outcome.least_confident_slices(3)), 0)
 
