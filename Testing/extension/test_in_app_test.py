@@ -17,7 +17,7 @@ slicer = pytest.importorskip("slicer", reason="slicer-core is not installed")
 
 
 class _ModuleTest(unittest.TestCase):
-    def delayDisplay(self, message, *args, **kwargs):  # noqa: N802 -- Slicer's name
+    def delayDisplay(self, message, *args, **kwargs):
         pass
 
 

@@ -50,7 +50,7 @@ def test_the_torch_check_runs_where_torch_cannot_be_imported():
         assert env.needs_install and env.version is None, env
         print(env.describe())
     """)
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True,
                          env={"PYTHONPATH": str(MODULE), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.startswith("PyTorch is not installed (ModuleNotFoundError")
