@@ -81,7 +81,7 @@ def editorLogicFor(volumeNode, segmentationNode):
 class Sli2VolSegmentWidget(ScriptedLoadableModuleWidget):
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
-        from Sli2VolSegmentLib.propagation_panel import PropagationPanel
+        from Sli2VolSegmentLib.propagation_panel import PropagationPanel  # Qt: not needed by the test below
 
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/Sli2VolSegment.ui"))
         self.layout.addWidget(uiWidget)
@@ -115,11 +115,9 @@ class Sli2VolSegmentWidget(ScriptedLoadableModuleWidget):
 
     def _segmentIds(self, segmentationNode):
         if self.panel.all_visible_segments():
-            import vtk
+            from Sli2VolSegmentLib.propagation_panel import visible_segment_ids
 
-            ids = vtk.vtkStringArray()
-            segmentationNode.GetDisplayNode().GetVisibleSegmentIDs(ids)
-            return [ids.GetValue(i) for i in range(ids.GetNumberOfValues())]
+            return visible_segment_ids(segmentationNode)
         return list(self.ui.segmentSelector.selectedSegmentIDs())
 
     def onPropagate(self):
@@ -132,6 +130,7 @@ class Sli2VolSegmentWidget(ScriptedLoadableModuleWidget):
             from Sli2VolSegmentLib import Sli2VolLogic
 
             self.logic = Sli2VolLogic()
+        self.ui.undoButton.enabled = False  # the undo state is replaced by this run's
         outcome = self.panel.run(self.logic, volumeNode, segmentationNode, self._segmentIds(segmentationNode))
         if outcome is None:
             return

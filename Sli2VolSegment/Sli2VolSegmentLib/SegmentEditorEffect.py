@@ -11,6 +11,8 @@ import qt
 import slicer
 from SegmentEditorEffects import AbstractScriptedSegmentEditorEffect
 
+from Sli2VolSegmentLib.propagation_panel import PropagationPanel, visible_segment_ids
+
 PREVIEW_REFERENCE_ROLE = "SegmentationResultPreview"  # the role the editor's auto-complete effects use
 PREVIEW_OWNER_PARAMETER = "SegmentationResultPreviewOwnerEffect"
 DEFAULT_PREVIEW_OPACITY = 0.6
@@ -50,8 +52,6 @@ overwrite settings (Masking section); painted slices are never changed. <b>Cance
 Details and options: the Sli2Vol module's help.</html>"""
 
     def setupOptionsFrame(self):
-        from Sli2VolSegmentLib.propagation_panel import PropagationPanel
-
         self.panel = PropagationPanel(on_propagate=self.onPropagate)
         self.scriptedEffect.addOptionsWidget(self.panel.widget)
 
@@ -137,11 +137,7 @@ Details and options: the Sli2Vol module's help.</html>"""
     # -- actions -------------------------------------------------------------------------------------
     def _segmentIds(self, segmentationNode):
         if self.panel.all_visible_segments():
-            import vtk
-
-            ids = vtk.vtkStringArray()
-            segmentationNode.GetDisplayNode().GetVisibleSegmentIDs(ids)
-            return [ids.GetValue(i) for i in range(ids.GetNumberOfValues())]
+            return visible_segment_ids(segmentationNode)
         selected = self.scriptedEffect.parameterSetNode().GetSelectedSegmentID()
         return [selected] if selected else []
 
@@ -152,6 +148,7 @@ Details and options: the Sli2Vol module's help.</html>"""
         if not segmentationNode or not volumeNode:
             slicer.util.errorDisplay("Select a segmentation and a source volume first.", windowTitle="Sli2Vol")
             return
+        self.applyButton.enabled = False  # until this run's preview is shown
         if self.logic is None:
             from Sli2VolSegmentLib import Sli2VolLogic
 

@@ -13,6 +13,7 @@ import os
 
 import qt
 import slicer
+import vtk
 
 OPTIONS_UI = os.path.join(os.path.dirname(__file__), "..", "Resources", "UI", "Sli2VolOptions.ui")
 DEVICE_BY_TEXT = {"Auto": "auto", "CPU": "cpu", "CUDA": "cuda"}
@@ -57,6 +58,13 @@ def ensure_torch():
         slicer.util.errorDisplay(f"{environment.describe()} after the installation: restart Slicer and try again.")
         return None
     return environment
+
+
+def visible_segment_ids(segmentation_node) -> list:
+    """IDs of the segments shown in the views."""
+    ids = vtk.vtkStringArray()
+    segmentation_node.GetDisplayNode().GetVisibleSegmentIDs(ids)
+    return [ids.GetValue(i) for i in range(ids.GetNumberOfValues())]
 
 
 class PropagationPanel:
@@ -123,7 +131,12 @@ class PropagationPanel:
     def run(self, logic, volume_node, segmentation_node, segment_ids):
         """Propagate with the current options; the :class:`PropagationOutcome`, or None when the user
         stopped the run, PyTorch is unusable or the input was refused (the user has been told)."""
-        if self.running or ensure_torch() is None:
+        if self.running:
+            return None
+        if not segment_ids:
+            slicer.util.errorDisplay("Select the segment to propagate, or choose 'all visible'.", windowTitle="Sli2Vol")
+            return None
+        if ensure_torch() is None:
             return None
         from sli2vol import InputError, ModelError, PropagationCancelled
 

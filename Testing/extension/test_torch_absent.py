@@ -13,7 +13,7 @@ MODULE = REPO / "Sli2VolSegment"
 QT_LAYER = [MODULE / "Sli2VolSegment.py", MODULE / "Sli2VolSegmentLib" / "SegmentEditorEffect.py",
             MODULE / "Sli2VolSegmentLib" / "propagation_panel.py"]
 NEEDS_TORCH = ("torch", "sli2vol", "Sli2VolSegmentLib")
-TORCH_FREE = ("Sli2VolSegmentLib.torch_environment",)
+TORCH_FREE = ("Sli2VolSegmentLib.torch_environment", "Sli2VolSegmentLib.propagation_panel")
 
 
 def module_level_imports(path) -> list[str]:
