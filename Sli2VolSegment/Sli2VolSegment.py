@@ -173,6 +173,11 @@ class Sli2VolSegmentTest(ScriptedLoadableModuleTest):
 
     def test_propagate_apply_and_undo(self):
         import numpy as np
+        from Sli2VolSegmentLib.torch_environment import probe_torch
+
+        torch = probe_torch()
+        if not torch.usable:
+            self.skipTest(f"{torch.describe()}: install it with the PyTorch extension to run this test")
         from Sli2VolSegmentLib import EditorLogicWriter, PropagationOptions, Sli2VolLogic
 
         self.delayDisplay("Volume and a segment painted on slice 12")
