@@ -96,7 +96,7 @@ class Sli2VolSegmentWidget(ScriptedLoadableModuleWidget):
         self.panel.ui.customModelCheckBox.connect("toggled(bool)", self.updateModelInUse)
         self.panel.ui.modelPathLineEdit.connect("currentPathChanged(QString)", self.updateModelInUse)
         self.ui.undoButton.connect("clicked()", self.onUndo)
-        self.ui.modelCardBrowser.setMarkdown(self._modelCard())
+        self.ui.modelCardBrowser.markdown = self._modelCard()  # QTextEdit property (Qt >= 5.14)
         self.updateModelInUse()
 
     def cleanup(self):
