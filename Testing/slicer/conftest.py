@@ -90,13 +90,11 @@ class Scene:
     def state(self, node=None) -> dict:
         """{segment ID: (voxels on the volume grid, re-propagation tag or None)} of every segment: for before/after comparisons."""
         node = node or self.segmentation
-        from Sli2VolSegmentLib.repropagation import TAG_NAME
+        from Sli2VolSegmentLib.repropagation import segment_tag
 
-        out = {}
-        for sid in node.GetSegmentation().GetSegmentIDs():
-            segment = node.GetSegmentation().GetSegment(sid)
-            out[sid] = (self.segment(sid, node), segment.GetTag(TAG_NAME) if segment.HasTag(TAG_NAME) else None)
-        return out
+        segmentation = node.GetSegmentation()
+        return {sid: (self.segment(sid, node), segment_tag(segmentation.GetSegment(sid)))
+                for sid in segmentation.GetSegmentIDs()}
 
 
 def assert_same_state(before: dict, after: dict) -> None:

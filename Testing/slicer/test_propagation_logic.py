@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import PHANTOM_SHAPE, Scene, core_result, ijk_to_ras_matrix, one_slice
-from Sli2VolSegmentLib import EditorLogicWriter, PropagationOptions, Sli2VolLogic
-from Sli2VolSegmentLib import volume_grid
+from Sli2VolSegmentLib import EditorLogicWriter, PropagationOptions, Sli2VolLogic, volume_grid
 
 
 def propagate_and_apply(scene: Scene, segment_ids, **options):
