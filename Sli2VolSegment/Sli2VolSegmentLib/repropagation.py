@@ -65,11 +65,20 @@ class PropagationRecord:
             return None
 
 
+def segment_tag(segment, name: str = TAG_NAME) -> str | None:
+    """The value of a vtkSegment's tag ``name``, None when it has none."""
+    import vtk
+
+    value = vtk.reference("")
+    return str(value) if segment.GetTag(name, value) else None
+
+
 def read_record(segment, grid: str, axis: int) -> PropagationRecord | None:
     """The segment's record if it refers to this grid and axis, else None."""
-    if not segment.HasTag(TAG_NAME):
+    tag = segment_tag(segment)
+    if tag is None:
         return None
-    record = PropagationRecord.from_tag(segment.GetTag(TAG_NAME))
+    record = PropagationRecord.from_tag(tag)
     if record is None or record.grid != grid or record.axis != axis:
         return None
     return record

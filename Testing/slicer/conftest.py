@@ -13,10 +13,10 @@ import pytest
 pytest.importorskip("slicer", reason="slicer-core is not installed (pip install slicer-core; Python >= 3.10)")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Sli2VolSegment"))
 
-import slicer  # noqa: E402
-import vtk  # noqa: E402
-from sli2vol.phantom import make_phantom  # noqa: E402
-from vtk.util import numpy_support  # noqa: E402
+import slicer
+import vtk
+from sli2vol.phantom import make_phantom
+from vtk.util import numpy_support
 
 PHANTOM_SHAPE = (24, 48, 48)  # (K, J, I)
 
@@ -29,10 +29,10 @@ def vtk_matrix(array) -> vtk.vtkMatrix4x4:
     return matrix
 
 
-def ijk_to_ras_matrix(spacing_ijk, directions=np.eye(3), origin=(0.0, 0.0, 0.0)) -> np.ndarray:
-    """(4, 4) IJK -> RAS from spacing along I, J, K, unit direction columns and origin."""
+def ijk_to_ras_matrix(spacing_ijk, directions=None, origin=(0.0, 0.0, 0.0)) -> np.ndarray:
+    """(4, 4) IJK -> RAS from spacing along I, J, K, unit direction columns (default identity) and origin."""
     m = np.eye(4)
-    m[:3, :3] = np.asarray(directions, float) * np.asarray(spacing_ijk, float)
+    m[:3, :3] = (np.eye(3) if directions is None else np.asarray(directions, float)) * np.asarray(spacing_ijk, float)
     m[:3, 3] = origin
     return m
 
@@ -88,28 +88,20 @@ class Scene:
                                                volume_grid.volume_geometry(self.volume))
 
     def state(self, node=None) -> dict:
-        """{segment ID: (voxels on the volume grid, tags)} of every segment: for before/after comparisons."""
+        """{segment ID: (voxels on the volume grid, re-propagation tag or None)} of every segment: for before/after comparisons."""
         node = node or self.segmentation
-        out = {}
-        for sid in node.GetSegmentation().GetSegmentIDs():
-            segment = node.GetSegmentation().GetSegment(sid)
-            tags = vtk.vtkStringArray()
-            segment.GetTagNames(tags) if hasattr(segment, "GetTagNames") else None
-            out[sid] = (self.segment(sid, node), {t: segment.GetTag(t) for t in _tag_names(segment)})
-        return out
+        from Sli2VolSegmentLib.repropagation import segment_tag
 
-
-def _tag_names(segment) -> list:
-    from Sli2VolSegmentLib.repropagation import TAG_NAME
-
-    return [TAG_NAME] if segment.HasTag(TAG_NAME) else []
+        segmentation = node.GetSegmentation()
+        return {sid: (self.segment(sid, node), segment_tag(segmentation.GetSegment(sid)))
+                for sid in segmentation.GetSegmentIDs()}
 
 
 def assert_same_state(before: dict, after: dict) -> None:
     assert before.keys() == after.keys()
     for sid in before:
         np.testing.assert_array_equal(before[sid][0], after[sid][0], err_msg=f"segment {sid} voxels changed")
-        assert before[sid][1] == after[sid][1], f"segment {sid} tags changed"
+        assert before[sid][1] == after[sid][1], f"segment {sid} re-propagation tag changed"
 
 
 @pytest.fixture(scope="session")
@@ -135,3 +127,10 @@ def axial_scene(phantom):
     k = PHANTOM_SHAPE[0] // 2
     scene.ids = [scene.add_segment(one_slice(labels, 1, k), "one"), scene.add_segment(one_slice(labels, 2, k + 1), "two")]
     return scene
+
+
+def core_result(image, annotation, spacing, **config) -> np.ndarray:
+    """The core's labels for ``annotation`` with the default model and ``PropagationConfig(**config)``."""
+    from sli2vol import PropagationConfig, propagate_volume
+
+    return propagate_volume(image, annotation.astype(np.uint8), spacing, None, PropagationConfig(**config))
