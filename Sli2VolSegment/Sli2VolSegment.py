@@ -99,6 +99,9 @@ class Sli2VolSegmentWidget(ScriptedLoadableModuleWidget):
         self.ui.modelCardBrowser.markdown = self._modelCard()  # QTextEdit property (Qt >= 5.14)
         self.updateModelInUse()
 
+    def enter(self):
+        self.panel.update_torch_status()
+
     def cleanup(self):
         self.editorLogic = None
 

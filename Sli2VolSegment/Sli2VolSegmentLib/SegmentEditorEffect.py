@@ -86,6 +86,9 @@ Details and options: the Sli2Vol module's help.</html>"""
     def createCursor(self, widget):
         return slicer.util.mainWindow().cursor  # no effect-specific cursor
 
+    def activate(self):
+        self.panel.update_torch_status()
+
     def deactivate(self):
         self.onCancel()
 

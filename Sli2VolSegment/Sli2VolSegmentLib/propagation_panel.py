@@ -83,7 +83,7 @@ class PropagationPanel:
         self.ui.stopButton.connect("clicked()", self.request_stop)
         self.ui.deviceComboBox.connect("currentIndexChanged(int)", self.update_torch_status)
         self.ui.slicesToCheckList.connect("itemClicked(QListWidgetItem*)", self.jump_to_slice)
-        self.update_torch_status()
+        # update_torch_status() imports torch: the owner calls it when shown, not at Slicer's start-up
 
     # -- options ---------------------------------------------------------------------------------
     def all_visible_segments(self) -> bool:
