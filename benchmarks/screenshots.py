@@ -62,9 +62,9 @@ def ijk_to_ras(volume_node, kji) -> tuple:
     return tuple(matrix.MultiplyPoint([float(kji[2]), float(kji[1]), float(kji[0]), 1.0])[:3])
 
 
-def paint_segments(app, volume_node, label_node, painted: dict, names: dict):
-    """A segmentation node holding, per structure, only its annotated slice (label -> painted slice)."""
-    truth = as_array(label_node)
+def paint_segments(app, volume_node, label_node, truth, painted: dict, names: dict):
+    """A segmentation node holding, per structure, only its annotated slice (label -> painted slice) of
+    ``truth``, the (K, J, I) label array of ``label_node``."""
     annotation = np.zeros(truth.shape, np.uint8)
     for value, (label, k) in enumerate(painted.items(), start=1):
         annotation[k][truth[k] == label] = value
@@ -136,7 +136,6 @@ def main(argv=None) -> None:
         ("Yellow", ViewLayoutDefinition.sagittal_view()), ("3D", ViewLayoutDefinition.threed_view()))}
     volume = app.io_manager.load_volumes([str(args.data_dir / case["image"])])[-1]
     label_node = app.volumes_logic.AddArchetypeVolume(str(args.data_dir / case["label"]), "label", 1)
-    label_node.GetDisplayNode().SetVisibility(False)
     for name in ("Red", "Green", "Yellow"):
         views[name].set_background_volume_id(volume.GetID())
 
@@ -145,8 +144,9 @@ def main(argv=None) -> None:
     for structure in args.structures:
         label = by_name[structure]
         painted[label], _ = annotated_slice(truth == label, 0, slice_rng(args.seed, args.case, label))
-    segmentation, segment_ids = paint_segments(app, volume, label_node, painted,
+    segmentation, segment_ids = paint_segments(app, volume, label_node, truth, painted,
                                                {label: name for name, label in by_name.items()})
+    app.scene.RemoveNode(label_node)  # only its voxels were needed; not a displayed layer
     first_label, first_slice = next(iter(painted.items()))
     centre = np.argwhere(truth[first_slice] == first_label).mean(axis=0)
     shown = (first_slice, *centre)
@@ -172,8 +172,9 @@ def main(argv=None) -> None:
     for label, segment_id in zip(painted, segment_ids):
         score = dice(segment_array(app, segmentation, segment_id, volume), truth == label)
         print(f"{case['labels'][str(label)]}: annotated slice {painted[label]}, Dice {100 * score:.1f}")
-    print("least confident:", [(s.segment_id, s.slice_index, round(s.confidence, 2))
-                                for s in outcome.least_confident_slices(5)])
+    name_of = dict(zip(segment_ids, args.structures))
+    print("least confident (structure, slice, confidence):",
+          [(name_of[s.segment_id], s.slice_index, round(s.confidence, 2)) for s in outcome.least_confident_slices(5)])
 
     away = min(max(first_slice + args.offset, 0), truth.shape[0] - 1)
     slicer.vtkMRMLSliceNode.JumpAllSlices(app.scene, *ijk_to_ras(volume, (away, *centre)),
