@@ -44,35 +44,31 @@ def test_undo_restores_the_exact_previous_state(scene_with_other):
     assert_same_state(after, s.state())
 
 
+def apply_in_modes(scene, mask_mode: str, overwrite_mode: str) -> tuple:
+    """(other segment before, "one" after, "other" after) of an apply with the editor node's modes."""
+    scene.editor_node.SetMaskMode(getattr(scene.segmentation, mask_mode))
+    scene.editor_node.SetOverwriteMode(getattr(scene.editor_node, overwrite_mode))
+    other = scene.segment(scene.other)
+    apply(scene)
+    return other, scene.segment(scene.one), scene.segment(scene.other)
+
+
 def test_overwrite_none_leaves_other_segments_untouched(scene_with_other):
-    s = scene_with_other
-    s.editor_node.SetMaskMode(s.segmentation.EditAllowedEverywhere)
-    s.editor_node.SetOverwriteMode(s.editor_node.OverwriteNone)
-    other = s.segment(s.other)
-    apply(s)
-    np.testing.assert_array_equal(s.segment(s.other), other)
-    assert (s.segment(s.one) & other).any()  # the propagated segment overlaps it
+    other, one, other_after = apply_in_modes(scene_with_other, "EditAllowedEverywhere", "OverwriteNone")
+    np.testing.assert_array_equal(other_after, other)
+    assert (one & other).any()  # the propagated segment overlaps it
 
 
 def test_overwrite_all_takes_the_overlap_from_other_segments(scene_with_other):
-    s = scene_with_other
-    s.editor_node.SetMaskMode(s.segmentation.EditAllowedEverywhere)
-    s.editor_node.SetOverwriteMode(s.editor_node.OverwriteAllSegments)
-    other = s.segment(s.other)
-    apply(s)
-    one = s.segment(s.one)
+    other, one, other_after = apply_in_modes(scene_with_other, "EditAllowedEverywhere", "OverwriteAllSegments")
     assert (one & other).any()
-    np.testing.assert_array_equal(s.segment(s.other), other & ~one)
+    np.testing.assert_array_equal(other_after, other & ~one)
 
 
 def test_editable_area_outside_all_segments_is_honoured(scene_with_other):
-    s = scene_with_other
-    s.editor_node.SetMaskMode(s.segmentation.EditAllowedOutsideAllSegments)
-    s.editor_node.SetOverwriteMode(s.editor_node.OverwriteNone)
-    other = s.segment(s.other)
-    apply(s)
-    one = s.segment(s.one)
+    other, one, other_after = apply_in_modes(scene_with_other, "EditAllowedOutsideAllSegments", "OverwriteNone")
     assert one[13:17].any() and not (one & other).any()
+    np.testing.assert_array_equal(other_after, other)
 
 
 def test_editable_intensity_range_is_honoured(phantom, scene_with_other):
