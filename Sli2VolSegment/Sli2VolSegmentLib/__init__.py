@@ -37,11 +37,28 @@ Errors: every expected failure is a :class:`sli2vol.InputError` / :class:`sli2vo
 Array convention: numpy arrays of a volume are indexed (K, J, I) like ``slicer.util.arrayFromVolume``;
 "array axis" 0/1/2 means K/J/I.
 """
-from Sli2VolSegmentLib.options import PropagationOptions
-from Sli2VolSegmentLib.outcome import PropagationOutcome, SliceToCheck
-from Sli2VolSegmentLib.propagation_logic import Sli2VolLogic
-from Sli2VolSegmentLib.segment_writer import EditorLogicWriter, ScriptedEffectWriter, SegmentWriter
-from Sli2VolSegmentLib.slice_axis import VIEW_NAMES, propagation_axis
+import importlib
+
+# Names are imported on first use (PEP 562): the torch check in ``torch_environment`` and the Slicer
+# layer must import from this package while torch (needed by ``sli2vol``) may still be missing.
+_SOURCES = {
+    "PropagationOptions": "options",
+    "PropagationOutcome": "outcome",
+    "SliceToCheck": "outcome",
+    "Sli2VolLogic": "propagation_logic",
+    "EditorLogicWriter": "segment_writer",
+    "ScriptedEffectWriter": "segment_writer",
+    "SegmentWriter": "segment_writer",
+    "VIEW_NAMES": "slice_axis",
+    "propagation_axis": "slice_axis",
+}
+
+
+def __getattr__(name):
+    if name not in _SOURCES:
+        raise AttributeError(f"module 'Sli2VolSegmentLib' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"Sli2VolSegmentLib.{_SOURCES[name]}"), name)
+
 
 __all__ = [
     "VIEW_NAMES",
