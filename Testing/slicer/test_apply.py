@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import slicer
 from sli2vol import InputError, PropagationCancelled
 from Sli2VolSegmentLib import EditorLogicWriter, PropagationOptions, Sli2VolLogic
 from slicer_scene import Scene, assert_same_state, ijk_to_ras_matrix, one_slice
@@ -119,3 +120,19 @@ def test_apply_after_the_segment_was_removed_is_refused(scene_with_other):
     with pytest.raises(InputError, match="is not in"):
         logic.apply(outcome, EditorLogicWriter(s.editor_logic))
     assert_same_state(before, s.state())
+
+
+def test_apply_without_a_reference_geometry_is_refused(scene_with_other):
+    s = scene_with_other
+    logic = Sli2VolLogic()
+    outcome = logic.propagate(s.volume, s.segmentation, PropagationOptions([s.one], view="Red", **LIMITS))
+
+    class NoGeometry(EditorLogicWriter):
+        def reference_geometry(self):
+            return slicer.vtkOrientedImageData()
+
+    before = s.state()
+    with pytest.raises(InputError, match="no reference geometry"):
+        logic.apply(outcome, NoGeometry(s.editor_logic))
+    assert_same_state(before, s.state())
+    assert not s.editor_logic.CanUndo()
