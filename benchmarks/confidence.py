@@ -14,11 +14,13 @@ benchmarks/RESULTS.md (section ``sli2vol-confidence``):
 Per-slice records go to OUT (JSON lines, one line per structure; an existing file is resumed).
 
 Usage: python benchmarks/confidence.py DATA_DIR [--datasets btcv ...] [--max-cases N] [--out FILE] [--threads 1]
+       python benchmarks/confidence.py DATA_DIR --from-records A.jsonl B.jsonl  (summarise finished records)
 """
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import shlex
 import sys
 import time
@@ -92,29 +94,81 @@ def summarize(records: list) -> dict:
     }
 
 
-def section(summary: dict, command: str, meta: dict) -> str:
-    s = summary
+def section(records: list, command: str, meta: dict) -> str:
+    s = summarize(records)
+    datasets = sorted({r["dataset"] for r in records})
+    cases = {d: sorted({r["case_id"] for r in records if r["dataset"] == d}) for d in datasets}
+    rows = []
+    for d in datasets:
+        part = summarize([r for r in records if r["dataset"] == d])
+        rows.append(f"| {d} | {len(cases[d])} | {part['structures']} | {part['slices']} | {part['spearman_pooled']:.3f} | "
+                    f"{part['found_by_confidence']:.2f} | {part['found_by_distance']:.2f} | {part['found_at_random']:.2f} |")
     return "\n".join([
         "## Sli2Vol per-slice confidence (where to check)", "",
         f"`{command}`", "",
-        (f"{meta['cases']} labelled volumes ({', '.join(meta['datasets'])}), {s['structures']} structures, "
-         f"{s['slices']} propagated slices; one annotated slice per structure drawn as in the dev-set evaluation "
-         f"(seed {meta['seed']}, axis 0); bundled model, default engine; {meta['minutes']:.0f} min on "
-         f"{meta['machine']} (shared with other jobs)."), "",
-        "Confidence of a slice: the minimum, over the slices from the annotation to it, of the local confidence = "
+        (f"{sum(len(c) for c in cases.values())} labelled volumes ("
+         + ", ".join(f"{d}: {', '.join(c)}" for d, c in cases.items())
+         + f"), {s['structures']} structures, {s['slices']} propagated slices; one annotated slice per structure "
+         f"drawn as in the dev-set evaluation (seed {meta['seed']}, axis 0); bundled model, default engine. "
+         f"{meta['time']}"), "",
+        ("Confidence of a slice: the minimum, over the slices from the annotation to it, of the local confidence = "
         "sharpness of the warped probabilities (mean |2p-1| where the slice was decided) x agreement (IoU) of the "
         "output mask with the network's own mask (low when verification removed much or the two directions between "
         "anchors disagree); slices are proposed lowest first, ties farthest from the annotation first "
-        "(`sli2vol.engine.confidence`).", "",
+        "(`sli2vol.engine.confidence`). The chaining and the tie rule were chosen on the first 4 volumes (one per "
+        "dataset), which are part of the figures below."), "",
         "| measure | value |", "|---|---|",
         f"| Spearman rank correlation confidence vs per-slice Dice, all propagated slices pooled | {s['spearman_pooled']:.3f} |",
         f"| same, median over structures (>= {MIN_SLICES} slices) | {s['spearman_per_structure_median']:.3f} |",
-        f"| of the {TOP} worst-Dice slices of a structure, share among its {TOP} lowest-confidence slices "
-        f"({s['ranked_structures']} structures) | {s['found_by_confidence']:.2f} |",
+        (f"| of the {TOP} worst-Dice slices of a structure, share among its {TOP} lowest-confidence slices "
+        f"({s['ranked_structures']} structures) | {s['found_by_confidence']:.2f} |"),
         f"| structures where the {TOP} lowest-confidence slices hold >= 3 of the {TOP} worst | {s['majority_found']:.2f} |",
         f"| baseline: the {TOP} slices farthest from the annotation | {s['found_by_distance']:.2f} |",
         f"| baseline: {TOP} random slices (expected) | {s['found_at_random']:.2f} |",
+        "",
+        (f"| dataset | volumes | structures | slices | Spearman (pooled) | worst {TOP} found by confidence | by distance | "
+        "random |"),
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
     ])
+
+
+def read_records(paths: list) -> dict:
+    """{(case id, label): record} of JSON-lines files (later files win)."""
+    records = {}
+    for path in paths:
+        if Path(path).exists():
+            for line in Path(path).read_text().splitlines():
+                r = json.loads(line)
+                records[(r["case_id"], r["label"])] = r
+    return records
+
+
+def run(args) -> list:
+    """Records of every selected case, computing the structures not yet in ``args.out``."""
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = read_records([out])
+    model = load_model(None, "cpu")
+    records = []
+    for case in cases_from_manifest(args.data, args.datasets, args.max_cases):
+        volume = None
+        for label, name in case.structures.items():
+            if (case.case_id, label) in done:
+                records.append(done[(case.case_id, label)])
+                continue
+            volume = volume or load_case(case)
+            if not (volume.labels == label).any():
+                continue
+            start = time.time()
+            record = structure_record(case, volume, label, name, model, args.seed)
+            record["seconds"] = time.time() - start
+            records.append(record)
+            with out.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+            print(f"{case.case_id} {name}: {len(record['slices'])} slices, {record['seconds']:.0f} s", flush=True)
+    return records
 
 
 def main() -> int:
@@ -125,43 +179,20 @@ def main() -> int:
     p.add_argument("--out", default=str(HERE / "output" / "confidence.jsonl"), help="per-structure records (resumed)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--from-records", nargs="+", metavar="JSONL",
+                   help="only summarise these record files (e.g. of runs stopped early or run in parallel)")
+    p.add_argument("--time-note", default="", help="how long the runs took, for RESULTS.md")
     p.add_argument("--no-results", action="store_true", help="do not rewrite benchmarks/RESULTS.md")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = {}
-    if out.exists():
-        for line in out.read_text().splitlines():
-            r = json.loads(line)
-            done[(r["case_id"], r["label"])] = r
-    model = load_model(None, "cpu")
-    cases = cases_from_manifest(args.data, args.datasets, args.max_cases)
-    start = time.time()
-    records = []
-    for case in cases:
-        todo = [(lab, name) for lab, name in case.structures.items() if (case.case_id, lab) not in done]
-        volume = load_case(case) if todo else None
-        for label, name in case.structures.items():
-            if (case.case_id, label) in done:
-                records.append(done[(case.case_id, label)])
-                continue
-            if not (volume.labels == label).any():
-                continue
-            record = structure_record(case, volume, label, name, model, args.seed)
-            records.append(record)
-            with out.open("a") as f:
-                f.write(json.dumps(record) + "\n")
-            print(f"{case.case_id} {name}: {len(record['slices'])} slices, {time.time() - start:.0f} s", flush=True)
-    summary = summarize(records)
-    print(json.dumps(summary, indent=1))
-    import platform
-
-    meta = {"cases": len(cases), "datasets": args.datasets, "seed": args.seed, "minutes": (time.time() - start) / 60,
-            "machine": f"{platform.machine()}, torch {torch.__version__} with {args.threads} thread(s)"}
+    records = list(read_records(args.from_records).values()) if args.from_records else run(args)
+    print(json.dumps(summarize(records), indent=1))
+    note = args.time_note or (f"{sum(r.get('seconds', 0) for r in records) / 60:.0f} min of propagation on "
+                              f"{platform.machine()}, torch {torch.__version__} with {args.threads} thread(s), "
+                              "shared with other jobs.")
     command = "python benchmarks/" + " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]])
     if not args.no_results:
-        replace_section(HERE / "RESULTS.md", "sli2vol-confidence", section(summary, command, meta))
+        replace_section(HERE / "RESULTS.md", "sli2vol-confidence", section(records, command, {"seed": args.seed,
+                                                                                            "time": note}))
     return 0
 
 

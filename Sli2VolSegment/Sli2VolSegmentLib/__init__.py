@@ -19,10 +19,18 @@ Contract for the Qt layer (module widget, Segment Editor effect); every name bel
       effect's ``scriptedEffect`` (Segment Editor effect: the editor's own Undo/Redo then work).
       Masking (editable area, intensity range) and the overwrite mode of the segment editor node are
       honoured; annotated slices are never changed; re-propagation tags are stored in the segments.
-- :class:`PropagationOutcome`: ``labels`` (K, J, I) result on the source volume grid,
+- :class:`PropagationOutcome` (``outcome.py``): ``volume_node``, ``segmentation_node``, ``segment_ids``,
+  ``axis``, ``labels`` (K, J, I) result on the source volume grid, ``anchors`` / ``propagated``
+  ({segment ID: slice indices}), ``confidence`` ({segment ID: {slice: value in [0, 1]}}), ``device``;
   ``least_confident_slices(n)`` -> list of :class:`SliceToCheck` (segment_id, slice_index, ras,
-  confidence), lowest confidence first, to jump the slice views with ``ras``.
+  confidence), most worth a look first; jump the slice views to ``ras`` (the segment's centre on
+  that slice), e.g. ``slicer.modules.markups.logic().JumpSlicesToLocation(*ras, True)``.
+- Re-propagation (``repropagation.py``): after an apply, each segment's tag ``Sli2Vol.Propagation``
+  records what was written; on the next run slices the user edited become anchors, unchanged
+  written slices are recomputed, and a written slice the user erased ends the propagation there.
 - :func:`propagation_axis` (``slice_axis.py``): the volume array axis normal to a view.
+
+Limitations: the volume and the segmentation must not be under a transform (harden it first).
 
 Errors: every expected failure is a :class:`sli2vol.InputError` / :class:`sli2vol.ModelError` /
 :class:`sli2vol.PropagationCancelled` with a one-line message meant for the user.

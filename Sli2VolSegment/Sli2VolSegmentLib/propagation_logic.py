@@ -206,6 +206,9 @@ class Sli2VolLogic:
         for sid in outcome.segment_ids:
             _segment(node, sid)
         geometry = writer.reference_geometry()
+        if geometry is None or min(geometry.GetDimensions()) <= 0:
+            raise InputError(f"the segmentation '{node.GetName()}' has no reference geometry: select the source volume "
+                             "in the Segment Editor first")
         images = {sid: volume_grid.oriented_image_from_array(self._result_on(outcome, sid, geometry), geometry)
                   for sid in outcome.segment_ids}
         writer.save_state_for_undo()

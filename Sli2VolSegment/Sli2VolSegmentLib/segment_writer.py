@@ -1,12 +1,17 @@
 """Writing a segment through the Segment Editor's machinery, so masking, overwrite mode and undo apply.
 
 Why two writers: a scripted Segment Editor effect cannot reach the editor's
-``vtkSlicerSegmentEditorLogic`` from Python (``qSlicerSegmentEditorAbstractEffect::setSegmentEditorLogic``
-is not wrapped and there is no getter); its ``modifySegmentByLabelmap`` and ``saveStateForUndo``
-forward to that logic (Slicer 5.10+, ``qSlicerSegmentEditorAbstractEffect.cxx``). So the effect hands
-its ``scriptedEffect`` to :class:`ScriptedEffectWriter`, and the editor's own Undo/Redo buttons then
-revert the propagation; the module panel and the tests drive a ``vtkSlicerSegmentEditorLogic``
-directly through :class:`EditorLogicWriter`.
+``vtkSlicerSegmentEditorLogic`` from Python: ``qSlicerSegmentEditorAbstractEffect::setSegmentEditorLogic``
+is not Q_INVOKABLE and there is no getter. Its Q_INVOKABLE ``modifySegmentByLabelmap(segmentationNode,
+segmentID, labelmap, mode, bypassMasking)`` forwards to that logic's ``ModifySegmentByLabelmap`` and
+its ``saveStateForUndo()`` signals the editor widget, whose slot calls the logic's
+``SaveStateForUndo()`` (Slicer v5.10.0 and v5.12.3: ``qSlicerSegmentEditorAbstractEffect.cxx``,
+``qMRMLSegmentEditorWidget.cxx``). So the effect hands its ``scriptedEffect`` to
+:class:`ScriptedEffectWriter` and the editor's own Undo/Redo buttons revert the propagation; the
+module panel and the tests drive a ``vtkSlicerSegmentEditorLogic`` directly through
+:class:`EditorLogicWriter` (its ``Undo()`` reverts). Both build the modifier labelmap on the editor's
+default modifier geometry (the segmentation's reference geometry), which the editable intensity range
+requires (the logic refuses a modifier whose geometry differs from the aligned source volume).
 """
 from __future__ import annotations
 

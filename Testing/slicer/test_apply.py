@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import slicer
 from sli2vol import InputError, PropagationCancelled
 from Sli2VolSegmentLib import EditorLogicWriter, PropagationOptions, Sli2VolLogic
 from slicer_scene import Scene, assert_same_state, ijk_to_ras_matrix, one_slice
@@ -44,35 +45,31 @@ def test_undo_restores_the_exact_previous_state(scene_with_other):
     assert_same_state(after, s.state())
 
 
+def apply_in_modes(scene, mask_mode: str, overwrite_mode: str) -> tuple:
+    """(other segment before, "one" after, "other" after) of an apply with the editor node's modes."""
+    scene.editor_node.SetMaskMode(getattr(scene.segmentation, mask_mode))
+    scene.editor_node.SetOverwriteMode(getattr(scene.editor_node, overwrite_mode))
+    other = scene.segment(scene.other)
+    apply(scene)
+    return other, scene.segment(scene.one), scene.segment(scene.other)
+
+
 def test_overwrite_none_leaves_other_segments_untouched(scene_with_other):
-    s = scene_with_other
-    s.editor_node.SetMaskMode(s.segmentation.EditAllowedEverywhere)
-    s.editor_node.SetOverwriteMode(s.editor_node.OverwriteNone)
-    other = s.segment(s.other)
-    apply(s)
-    np.testing.assert_array_equal(s.segment(s.other), other)
-    assert (s.segment(s.one) & other).any()  # the propagated segment overlaps it
+    other, one, other_after = apply_in_modes(scene_with_other, "EditAllowedEverywhere", "OverwriteNone")
+    np.testing.assert_array_equal(other_after, other)
+    assert (one & other).any()  # the propagated segment overlaps it
 
 
 def test_overwrite_all_takes_the_overlap_from_other_segments(scene_with_other):
-    s = scene_with_other
-    s.editor_node.SetMaskMode(s.segmentation.EditAllowedEverywhere)
-    s.editor_node.SetOverwriteMode(s.editor_node.OverwriteAllSegments)
-    other = s.segment(s.other)
-    apply(s)
-    one = s.segment(s.one)
+    other, one, other_after = apply_in_modes(scene_with_other, "EditAllowedEverywhere", "OverwriteAllSegments")
     assert (one & other).any()
-    np.testing.assert_array_equal(s.segment(s.other), other & ~one)
+    np.testing.assert_array_equal(other_after, other & ~one)
 
 
 def test_editable_area_outside_all_segments_is_honoured(scene_with_other):
-    s = scene_with_other
-    s.editor_node.SetMaskMode(s.segmentation.EditAllowedOutsideAllSegments)
-    s.editor_node.SetOverwriteMode(s.editor_node.OverwriteNone)
-    other = s.segment(s.other)
-    apply(s)
-    one = s.segment(s.one)
+    other, one, other_after = apply_in_modes(scene_with_other, "EditAllowedOutsideAllSegments", "OverwriteNone")
     assert one[13:17].any() and not (one & other).any()
+    np.testing.assert_array_equal(other_after, other)
 
 
 def test_editable_intensity_range_is_honoured(phantom, scene_with_other):
@@ -123,3 +120,19 @@ def test_apply_after_the_segment_was_removed_is_refused(scene_with_other):
     with pytest.raises(InputError, match="is not in"):
         logic.apply(outcome, EditorLogicWriter(s.editor_logic))
     assert_same_state(before, s.state())
+
+
+def test_apply_without_a_reference_geometry_is_refused(scene_with_other):
+    s = scene_with_other
+    logic = Sli2VolLogic()
+    outcome = logic.propagate(s.volume, s.segmentation, PropagationOptions([s.one], view="Red", **LIMITS))
+
+    class NoGeometry(EditorLogicWriter):
+        def reference_geometry(self):
+            return slicer.vtkOrientedImageData()
+
+    before = s.state()
+    with pytest.raises(InputError, match="no reference geometry"):
+        logic.apply(outcome, NoGeometry(s.editor_logic))
+    assert_same_state(before, s.state())
+    assert not s.editor_logic.CanUndo()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sli2vol import default_model_path
 from Sli2VolSegmentLib import EditorLogicWriter, PropagationOptions, Sli2VolLogic, volume_grid
 from slicer_scene import PHANTOM_SHAPE, Scene, core_result, ijk_to_ras_matrix, one_slice
 
@@ -99,8 +100,8 @@ def test_limits_verification_off_and_the_other_slices_untouched(phantom):
     far = one_slice(labels, 1, 4)  # painted outside the limits: an anchor of its own, kept
     sid = s.add_segment(annotation | far, "one")
     outcome = propagate_and_apply(s, [sid], view="Red", max_slices_backward=2, max_slices_forward=3,
-                                  verification=False)
-    assert outcome.anchors[sid] == [4, 12]
+                                  verification=False, device="cpu", model_path=str(default_model_path()))
+    assert outcome.anchors[sid] == [4, 12] and outcome.device == "cpu"
     expected = core_result(image, (annotation | far).astype(np.uint8), spacing, axis=0, max_slices_backward=2,
                            max_slices_forward=3, verification=_no_verification()) == 1
     np.testing.assert_array_equal(s.segment(sid), expected)

@@ -184,18 +184,11 @@ class PropagationResult:
     confidence: dict  # {label: {slice index along axis: confidence in [0, 1]}} of every propagated slice
 
 
-def propagate_volume(
-    image: np.ndarray,
-    mask: np.ndarray,
-    spacing=(1.0, 1.0, 1.0),
-    model=None,
-    config: Optional[PropagationConfig] = None,
-    progress: Optional[ProgressCallback] = None,
-    cancel: Optional[CancelCheck] = None,
-) -> np.ndarray:
+def propagate_volume(image: np.ndarray, mask: np.ndarray, *args, **kwargs) -> np.ndarray:
     """Propagate the annotated slice(s) of ``mask`` through ``image``: the labels of
-    :func:`propagate_volume_with_confidence` (same arguments)."""
-    return propagate_volume_with_confidence(image, mask, spacing, model, config, progress, cancel).labels
+    :func:`propagate_volume_with_confidence`, which takes the same arguments (``spacing``, ``model``,
+    ``config``, ``progress``, ``cancel``)."""
+    return propagate_volume_with_confidence(image, mask, *args, **kwargs).labels
 
 
 def propagate_volume_with_confidence(
