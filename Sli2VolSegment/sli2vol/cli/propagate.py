@@ -128,7 +128,7 @@ def run_propagate(args) -> int:
         result = propagate_volume(image.array, mask, image.spacing_kji, args.model, config, progress=update)
     finally:
         close()
-    write_labels(result, image.image, output, mask_volume.segment_names)
+    write_labels(result, image.image, output, mask_volume.segments)
     labels = [int(v) for v in np.unique(result) if v]
     print(f"wrote {output} (labels {labels}) in {time.perf_counter() - start:.1f} s")
     return 0
