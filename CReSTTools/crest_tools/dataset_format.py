@@ -171,7 +171,7 @@ def load_arrays(path: Path, required: Sequence[str], optional: Sequence[str] = (
             try:
                 arrays[key] = archive[key]
             except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
-                raise DatasetError(f"cannot read array {key!r} of {path}: damaged ({error})") from error
+                raise DatasetError(f"cannot read array {key!r} of {path} ({error})") from error
     return arrays
 
 
