@@ -125,3 +125,15 @@ def test_labels_without_metadata_get_plain_segments(tmp_path):
     (segment,) = slicerio.read_segmentation(str(tmp_path / "o.seg.nrrd"))["segments"]
     assert (segment["id"], segment["name"], segment["labelValue"], segment["extent"]) == (
         "Segment_4", "Segment_4", 4, [3, 3, 2, 2, 1, 1])
+
+
+def test_label_volume_named_seg_nrrd_is_read_as_labels(tmp_path):
+    """A plain label NRRD saved under a .seg.nrrd name (no segment fields) keeps its label values."""
+    labels = np.zeros(SHAPE_IJK[::-1], np.uint16)
+    labels[2, 3:5, 4:9] = 300
+    image = sitk.GetImageFromArray(labels)
+    image.CopyInformation(_reference())
+    sitk.WriteImage(image, str(tmp_path / "plain.seg.nrrd"))
+    loaded = read_mask(tmp_path / "plain.seg.nrrd")
+    np.testing.assert_array_equal(loaded.array, labels)
+    assert loaded.segments == {} and loaded.image.GetOrigin() == pytest.approx(_reference().GetOrigin())

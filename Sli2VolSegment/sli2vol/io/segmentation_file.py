@@ -50,8 +50,9 @@ def _name(segment: dict) -> str:
 def read_segmentation(path: Path) -> tuple[sitk.Image, np.ndarray, dict[int, dict]]:
     """(geometry, (k, j, i) labels, {label: segment metadata}) of a ``.seg.nrrd``.
 
-    Labels are the segments' label values when these are unique, else 1..K in segment order. Raises
-    :class:`InputError` for an unreadable file, a file without segments, or overlapping segments.
+    Labels are the segments' label values when these are unique, else 1..K in segment order; a file
+    without segment fields is a plain label volume. Raises :class:`InputError` for an unreadable file,
+    layers without segments, or overlapping segments.
     """
     try:
         segmentation = _slicerio().read_segmentation(str(path))
@@ -64,7 +65,9 @@ def read_segmentation(path: Path) -> tuple[sitk.Image, np.ndarray, dict[int, dic
     if voxels.ndim not in (3, 4):
         raise InputError(f"{path}: a segmentation needs 3-D voxels (or layers of them), got shape {voxels.shape}")
     if not segments:
-        raise InputError(f"{path} lists no segments")
+        if voxels.ndim == 4:
+            raise InputError(f"{path} has {voxels.shape[0]} layers but lists no segments")
+        return _geometry(segmentation["ijkToLPS"], voxels.shape), np.ascontiguousarray(voxels.transpose(2, 1, 0)), {}
     layers = voxels if voxels.ndim == 4 else voxels[None]
     values = [int(s.get("labelValue", 1)) for s in segments]
     if len(set(values)) != len(values):
