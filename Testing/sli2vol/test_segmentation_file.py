@@ -137,3 +137,11 @@ def test_label_volume_named_seg_nrrd_is_read_as_labels(tmp_path):
     loaded = read_mask(tmp_path / "plain.seg.nrrd")
     np.testing.assert_array_equal(loaded.array, labels)
     assert loaded.segments == {} and loaded.image.GetOrigin() == pytest.approx(_reference().GetOrigin())
+
+
+def test_without_slicerio_a_seg_nrrd_gets_one_line_error(tmp_path, monkeypatch):
+    liver, _ = _blocks()
+    _save(tmp_path / "in.seg.nrrd", [liver], [{**LIVER, "labelValue": 1, "layer": 0}])
+    monkeypatch.setitem(__import__("sys").modules, "slicerio", None)  # as if not installed
+    with pytest.raises(InputError, match="needs slicerio: pip install slicerio"):
+        read_mask(tmp_path / "in.seg.nrrd")
