@@ -151,7 +151,7 @@ def test_mask_on_other_grid_is_rejected(files, trained_model_path, capsys):
     sitk.WriteImage(mask, str(folder / "bad.nii.gz"))
     assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "bad.nii.gz"), "-o", str(folder / "o.nii.gz"),
                  "--model", trained_model_path, "--quiet"]) == 1
-    assert "mask geometry does not match" in capsys.readouterr().err
+    assert "mask spacing (0.5, 0.5, 2.0) mm does not match the image's (1.0, 1.0, 2.0) mm" in capsys.readouterr().err
     assert not (folder / "o.nii.gz").exists()
 
 
