@@ -138,7 +138,8 @@ def mask_on_image_grid(image: sitk.Image, mask: LoadedVolume, tol: float = 1e-3)
                          f"image's {_rounded(image.GetDirection())}")
     offset = np.array(image.TransformPhysicalPointToContinuousIndex(m.GetOrigin()))
     if not np.allclose(offset, np.round(offset), atol=1e-2):
-        raise InputError(f"mask origin {m.GetOrigin()} is not on the image's voxel grid (offset {offset} voxels)")
+        raise InputError(f"mask origin {_rounded(m.GetOrigin())} mm is not on the image's voxel grid "
+                         f"(offset {_rounded(offset)} voxels)")
     off = np.round(offset).astype(int)[::-1]  # (k, j, i)
     if tuple(m.GetSize()) == tuple(image.GetSize()) and not off.any():
         return mask.array
