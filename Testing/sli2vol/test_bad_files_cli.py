@@ -123,3 +123,15 @@ def test_propagate_keeps_large_label_ids(tmp_path, capsys, phantom, trained_mode
     assert set(np.unique(result)) == {0, *ids}
     for value, label in zip(ids, (1, 2)):
         assert ((result == value) & (labels == label)).sum() > 0.8 * (labels == label).sum()
+
+
+def test_propagate_refuses_seg_nrrd_output_for_ids_slicer_cannot_hold(tmp_path, capsys):
+    """Refused before any propagation (the model file does not even exist)."""
+    image = write(tmp_path / "image.nii.gz", ramp(), True)
+    mask = _label_volume(tmp_path, _annotation(np.int64) * 2**40, name="mask.nrrd")
+    before, names = digest(tmp_path), sorted(p.name for p in tmp_path.iterdir())
+    status, err = _run(["propagate", image, mask, "-o", tmp_path / "out.seg.nrrd", "--model", "absent.pt",
+                        "--quiet"], capsys)
+    assert status == EXIT_ERROR and len(err.splitlines()) == 1
+    assert f"label id {2**40} is too large for {tmp_path / 'out.seg.nrrd'}" in err
+    assert digest(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == names

@@ -145,3 +145,24 @@ def test_without_slicerio_a_seg_nrrd_gets_one_line_error(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "slicerio", None)  # as if not installed
     with pytest.raises(InputError, match="needs slicerio: pip install slicerio"):
         read_mask(tmp_path / "in.seg.nrrd")
+
+
+@pytest.mark.parametrize("largest", [7, 70000, 2**31 - 1])
+def test_slicer_reads_the_written_segmentation(tmp_path, largest):
+    """Slicer's own segmentation reader (slicer-core) sees the segments with their metadata and ids."""
+    slicer = pytest.importorskip("slicer")
+    vtk = pytest.importorskip("vtk")
+    labels = np.zeros(SHAPE_IJK[::-1], np.int64)
+    labels[1:3, 1:5, 2:6], labels[4, 6:9, 8:11] = largest, 3
+    write_labels(labels, _reference(), tmp_path / "o.seg.nrrd", {largest: LIVER})
+    scene = slicer.vtkMRMLScene()
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    storage = scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+    storage.SetFileName(str(tmp_path / "o.seg.nrrd"))
+    assert storage.ReadData(node)
+    segmentation = node.GetSegmentation()
+    liver, other = segmentation.GetSegment("Segment_liver"), segmentation.GetSegment("Segment_3")
+    assert (liver.GetName(), liver.GetLabelValue(), other.GetLabelValue()) == ("liver", largest, 3)
+    assert liver.GetColor() == pytest.approx(LIVER["color"])
+    tag = vtk.mutable("")
+    assert liver.GetTag("TerminologyEntry", tag) and "SCT^10200004^Liver" in str(tag)

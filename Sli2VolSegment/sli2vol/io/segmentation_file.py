@@ -18,10 +18,18 @@ from sli2vol.io.label_types import label_dtype
 
 SEGMENTATION_SUFFIX = ".seg.nrrd"
 VOXEL_FIELDS = ("labelValue", "layer", "extent")
+MAX_SEGMENT_LABEL = 2**31 - 1  # Slicer keeps a segment's label value in a 32-bit signed int
 
 
 def is_segmentation_file(path: str | Path) -> bool:
     return Path(path).name.lower().endswith(SEGMENTATION_SUFFIX)
+
+
+def check_segment_labels(max_label: int, path: str | Path) -> None:
+    """Refuse label ids a ``.seg.nrrd`` cannot carry into Slicer (above 2^31 - 1)."""
+    if max_label > MAX_SEGMENT_LABEL:
+        raise InputError(f"label id {max_label} is too large for {path}: Slicer's segment label values stop at "
+                         f"{MAX_SEGMENT_LABEL}; write a .nii.gz or .nrrd label volume instead")
 
 
 def _slicerio():
@@ -108,6 +116,7 @@ def write_segmentation(labels: np.ndarray, reference: sitk.Image, path: Path, se
     ``Segment_<label>`` for labels without metadata.
     """
     present = {int(v) for v in np.unique(labels) if v != 0}
+    check_segment_labels(max(present, default=0), path)
     order = [v for v in segments if v in present] + sorted(present - set(segments))
     records = []
     for value in order:
