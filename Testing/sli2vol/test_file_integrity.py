@@ -69,3 +69,13 @@ def test_spacing_mismatch_prints_both_spacings():
     with pytest.raises(InputError, match=r"mask spacing \(0\.5, 0\.9, 2\.5\) mm does not match the image's "
                                          r"\(0\.8, 0\.9, 2\.5\) mm"):
         mask_on_image_grid(_volume().image, _volume(spacing=(0.5, 0.9, 2.5)))
+
+
+def test_gzip_checksum_is_verified(tmp_path):
+    """Only the CRC in the gzip trailer is wrong: the data inflates fine, the checksum gives it away."""
+    path = write(tmp_path / "a.nii.gz", ramp(), True)
+    data = bytearray(path.read_bytes())
+    data[-8] ^= 0xFF  # first byte of the CRC-32
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="truncated or damaged compressed data.*CRC check failed"):
+        read_image(path)

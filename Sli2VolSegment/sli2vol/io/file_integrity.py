@@ -62,8 +62,8 @@ def _open_data(raw: BinaryIO, encoding: str) -> BinaryIO:
     return raw
 
 
-def _stream_data(path: Path, stream: BinaryIO, nbytes: int, float_dtype: str | None) -> None:
-    """Read ``nbytes`` of data (and, for compressed data, on to its end so the checksum is verified).
+def _stream_data(path: Path, stream: BinaryIO, nbytes: int, float_dtype: str | None, compressed: bool) -> None:
+    """Read ``nbytes`` of data (``compressed``: on to the stream's end, so that its checksum is verified).
 
     ``float_dtype`` (e.g. ``"<f4"``): also count NaN / infinite values. Raises :class:`InputError`.
     """
@@ -79,7 +79,7 @@ def _stream_data(path: Path, stream: BinaryIO, nbytes: int, float_dtype: str | N
                 bad += int(np.count_nonzero(~np.isfinite(np.frombuffer(block[:usable], float_dtype))))
                 carry = block[usable:]
             done += len(chunk)
-            if done >= nbytes and not isinstance(stream, (gzip.GzipFile, bz2.BZ2File, _ZlibReader)):
+            if done >= nbytes and not compressed:
                 break
     except (EOFError, OSError, zlib.error) as exc:
         raise _damaged(path, exc) from exc
@@ -132,7 +132,7 @@ def _check_nifti(path: Path) -> None:
         else:
             stream.read(max(offset - len(header), 0))
             stream = _Prefixed(header[offset:], stream)
-        _stream_data(path, stream, nbytes, float_dtype)
+        _stream_data(path, stream, nbytes, float_dtype, compressed)
 
 
 class _Prefixed:
@@ -200,7 +200,7 @@ def _check_nrrd(path: Path) -> None:
         return
     with open(path, "rb") as raw:
         raw.seek(data_offset)
-        _stream_data(path, _open_data(raw, encoding), nbytes, None)
+        _stream_data(path, _open_data(raw, encoding), nbytes, None, compressed=True)
 
 
 def _check_metaimage(path: Path) -> None:
@@ -227,7 +227,7 @@ def _check_metaimage(path: Path) -> None:
         return
     with open(path, "rb") as raw:
         raw.seek(data_offset)
-        _stream_data(path, _open_data(raw, "zlib"), nbytes, None)
+        _stream_data(path, _open_data(raw, "zlib"), nbytes, None, compressed=True)
 
 
 def check_image_file(path: Path) -> None:
