@@ -11,7 +11,6 @@ import contextlib
 import csv
 import json
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +27,12 @@ from sli2vol.cli.options import (
     set_threads,
 )
 from sli2vol.engine.device import select_device
-from sli2vol.errors import InputError
 from sli2vol.io.atomic import atomic_path
 from sli2vol.io.output_policy import check_output_file, check_output_folder, created_folder
 
 from .config import ARCHITECTURES, METHODS, CrestConfig, FixMatchConfig, ModelConfig, RunConfig
 from .crest import CrestRun, evaluate_on_test
-from .dataset_format import DatasetError, load_dataset, manifest_path, normalised_images
+from .dataset_format import DatasetError, load_arrays, load_dataset, manifest_path, normalised_images
 from .distributed import barrier, setup_placement
 from .inference import load_trained_model, predict_logits, softmax
 from .metrics import logit_adjusted
@@ -256,36 +254,13 @@ def _print_report(metrics: dict, class_names: list[str]) -> None:
     )
 
 
-def read_images(path: str, window) -> np.ndarray:
-    """The array 'images' of an .npz file, normalised to [0, 1] (see :func:`normalised_images`)."""
-    if not Path(path).is_file():
-        raise InputError(f"file not found: {path}")
-    try:
-        data = np.load(path)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(
-            f"cannot read {path}: not an .npz archive ({' '.join(str(exc).split())[:120]})"
-        ) from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise InputError(f"{path} is a single .npy array; give an .npz archive with the array 'images'")
-    with data:
-        if "images" not in data.files:
-            raise DatasetError(f"{path} lacks the array 'images' (has {sorted(data.files)})")
-        try:
-            images = data["images"]
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise InputError(
-                f"cannot read the array 'images' of {path}: corrupt ({type(exc).__name__})"
-            ) from None
-    return normalised_images(images, window, path)
-
-
 def command_predict(args: argparse.Namespace) -> None:
     output = check_output_file(args.output, args.force, inputs=[args.arrays], suffixes=(".csv",))
     device = select_device(args.device)
     set_threads(args.threads)
     trained = load_trained_model(RunDirectory(args.run_dir), device, args.generation)
-    images = read_images(args.arrays, args.window)
+    arrays = load_arrays(args.arrays, required=("images",))
+    images = normalised_images(arrays["images"], args.window, args.arrays)
     trained.check_images(images, args.arrays)
     logits = predict_logits(trained.model, images, device)
     if args.logit_adjustment:

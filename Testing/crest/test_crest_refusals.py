@@ -90,14 +90,14 @@ CASES = [
         "predict-arrays-corrupt",
         "predict {run} {d}/junk.npz -o {d}/p.csv",
         EXIT_ERROR,
-        "not an .npz archive",
+        "not an npz archive",
         None,
     ),
     (
         "predict-arrays-npy",
         "predict {run} {d}/single.npy -o {d}/p.csv",
         EXIT_ERROR,
-        "single .npy array",
+        "is a single .npy array",
         None,
     ),
     (

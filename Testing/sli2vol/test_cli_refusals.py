@@ -132,7 +132,7 @@ CASES = [
      "propagate {d}/ct.nii.gz {d}/mask.nii.gz -o {d}/o.nii.gz --model {d}/junk.pt", EXIT_ERROR,
      "not a TorchScript archive", lambda d: (d / "o.nii.gz.probe").write_text("a user's file")),
     ("mask-other-grid", "propagate {d}/ct.nii.gz {d}/mask_other_grid.nii.gz -o {d}/o.nii.gz --model {model}",
-     EXIT_ERROR, "mask geometry does not match", None),
+     EXIT_ERROR, "does not match the image's", None),
     ("labels-not-annotated", PROPAGATE + " --labels 5", EXIT_ERROR, "not on any annotated slice", None),
     ("demo-files-exist", "demo -o {d}/out --model {model} --quiet", EXIT_ERROR, "exists; use --force",
      lambda d: _files(d, ["result.nii.gz"])),

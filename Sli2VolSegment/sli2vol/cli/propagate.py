@@ -25,6 +25,7 @@ from sli2vol.evaluation.montage import montage, montage_slices
 from sli2vol.io.model_io import load_model
 from sli2vol.io.output_policy import check_output_file, check_output_folder, created_folder
 from sli2vol.io.png import write_png
+from sli2vol.io.segmentation_file import check_segment_labels, is_segmentation_file
 from sli2vol.io.volume_io import (
     LABEL_SUFFIXES,
     mask_on_image_grid,
@@ -151,10 +152,12 @@ def run_propagate(args) -> int:
     model = load_model(args.model, select_device(args.device))
     image = read_image(args.image)
     mask_volume = read_mask(args.mask)
+    if is_segmentation_file(output):
+        check_segment_labels(int(mask_volume.array.max(initial=0)), output)
     mask = mask_on_image_grid(image.image, mask_volume)
     config = replace(config, axis=resolve_axis(args.axis, image.image))
     result, seconds = _propagate(image.array, mask, image.spacing_kji, model, config, args.quiet)
-    write_labels(result, image.image, output, mask_volume.segment_names)
+    write_labels(result, image.image, output, mask_volume.segments)
     labels = [int(v) for v in np.unique(result) if v]
     print(f"wrote {output} (labels {labels}) in {seconds:.1f} s")
     return 0
