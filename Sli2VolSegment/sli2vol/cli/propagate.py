@@ -121,16 +121,20 @@ def config_from_args(args, axis: int | None = None) -> PropagationConfig:
 
 
 def _progress_bar(quiet: bool):
+    """(progress callback, close) of a bar that appears with the first finished slice, so a failure
+    before any work (bad annotation, model) prints nothing but its one-line message."""
     if quiet:
         return None, lambda: None
-    bar = tqdm(total=1, unit="slice", desc="propagating", leave=False)
+    bars = []
 
     def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+        if not bars:
+            bars.append(tqdm(total=total, unit="slice", desc="propagating", leave=False))
+        bars[0].total = total
+        bars[0].n = done
+        bars[0].refresh()
 
-    return update, bar.close
+    return update, lambda: bars and bars[0].close()
 
 
 def _propagate(image, mask, spacing, model, config: PropagationConfig, quiet: bool):
@@ -148,15 +152,15 @@ def run_propagate(args) -> int:
     config = config_from_args(args)
     output = check_output_file(args.output, args.force, inputs=[args.image, args.mask, args.model],
                                suffixes=LABEL_SUFFIXES)
-    set_threads(args.threads)
-    model = load_model(args.model, select_device(args.device))
     image = read_image(args.image)
     mask_volume = read_mask(args.mask)
     if is_segmentation_file(output):
         check_segment_labels(int(mask_volume.array.max(initial=0)), output)
     mask = mask_on_image_grid(image.image, mask_volume)
+    set_threads(args.threads)
     config = replace(config, axis=resolve_axis(args.axis, image.image))
-    result, seconds = _propagate(image.array, mask, image.spacing_kji, model, config, args.quiet)
+    # the model is loaded once the annotation has been checked (propagate_volume does both)
+    result, seconds = _propagate(image.array, mask, image.spacing_kji, args.model, config, args.quiet)
     write_labels(result, image.image, output, mask_volume.segments)
     labels = [int(v) for v in np.unique(result) if v]
     print(f"wrote {output} (labels {labels}) in {seconds:.1f} s")
