@@ -15,7 +15,7 @@ if importlib.util.find_spec("slicer") is None:  # slicer-core not installed: ski
 else:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Sli2VolSegment"))
     from sli2vol.phantom import make_phantom
-    from slicer_scene import PHANTOM_SHAPE, Scene, ijk_to_ras_matrix, one_slice
+    from sli2vol_scene import PHANTOM_SHAPE, Scene, ijk_to_ras_matrix, one_slice
 
 
 @pytest.fixture(scope="session")
