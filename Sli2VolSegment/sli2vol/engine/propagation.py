@@ -243,10 +243,12 @@ def propagate_volume_with_confidence(
     run = _Run(sum(_planned_steps(a, n, limits) for a in anchors.values()), progress, cancel,
                (config.boundary_px, config.boundary_prob))
 
-    out = np.zeros(stack.shape, dtype=np.int32)
+    # labels are numbered 1..K while propagating (any id, up to 64 bits, maps back exactly at the end)
+    ids = list(anchors)
+    out = np.zeros(stack.shape, dtype=np.min_scalar_type(len(ids)))
     best = np.zeros(stack.shape, dtype=np.float16)
     confidence = {label: {} for label in anchors}
-    for label, label_anchors in anchors.items():
+    for number, (label, label_anchors) in enumerate(anchors.items(), start=1):
         shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config, spacing[axis])
         run.propagator = PairPropagator(model, SliceSource(stack, window, shape_hw), device, config.verification,
                                         config.use_roi, config.band_bytes)
@@ -258,14 +260,13 @@ def propagate_volume_with_confidence(
             vote, prob = resize_plane(vote, native_hw), resize_plane(prob, native_hw)
             score = (vote + 0.01 * prob).astype(np.float16)
             win = (vote >= 0.5) & (score > best[k])
-            out[k][win] = label
+            out[k][win] = number
             best[k][win] = score[win]
+        on_anchor = out[label_anchors]
+        on_anchor[on_anchor == number] = 0  # a label's annotated slices hold exactly its annotation
+        out[label_anchors] = on_anchor
     del best
-    result = np.moveaxis(out, 0, axis)
-    for label, label_anchors in anchors.items():
-        on_anchor = np.moveaxis(result, axis, 0)[label_anchors]
-        on_anchor[on_anchor == label] = 0
-        np.moveaxis(result, axis, 0)[label_anchors] = on_anchor
+    result = np.moveaxis(np.array([0] + ids, dtype=labels_in.dtype)[out], 0, axis)
     annotated = labels_in != 0
     result[annotated] = labels_in[annotated]
     labels = result.astype(mask.dtype if mask.dtype != bool else np.uint8, copy=False)

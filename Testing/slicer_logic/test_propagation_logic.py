@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sli2vol import default_model_path
-from sli2vol_scene import PHANTOM_SHAPE, Scene, core_result, ijk_to_ras_matrix, one_slice
 from Sli2VolSegmentLib import EditorLogicWriter, PropagationOptions, Sli2VolLogic, volume_grid
+from slicer_scene import PHANTOM_SHAPE, Scene, core_result, ijk_to_ras_matrix, one_slice
 
 
 def propagate_and_apply(scene: Scene, segment_ids, **options):
@@ -141,7 +141,7 @@ def test_preview_shows_the_result_and_leaves_the_segmentation_alone(axial_scene)
     for sid in s.ids:
         np.testing.assert_array_equal(s.segment(sid, preview), outcome.segment_mask(sid))
         assert preview.GetSegmentation().GetSegment(sid).GetName() == s.segmentation.GetSegmentation().GetSegment(sid).GetName()
-    from sli2vol_scene import assert_same_state
+    from slicer_scene import assert_same_state
 
     assert_same_state(before, s.state())
     assert PHANTOM_SHAPE == outcome.labels.shape

@@ -5,17 +5,14 @@ The tests are skipped when ``slicer`` cannot be imported (slicer-core needs Pyth
 from __future__ import annotations
 
 import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
 if importlib.util.find_spec("slicer") is None:  # slicer-core not installed: skip this folder
     collect_ignore_glob = ["test_*.py"]
 else:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Sli2VolSegment"))
     from sli2vol.phantom import make_phantom
-    from sli2vol_scene import PHANTOM_SHAPE, Scene, ijk_to_ras_matrix, one_slice
+    from slicer_scene import PHANTOM_SHAPE, Scene, ijk_to_ras_matrix, one_slice
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import slicer
 from sli2vol import InputError, PropagationCancelled
-from sli2vol_scene import Scene, assert_same_state, ijk_to_ras_matrix, one_slice
 from Sli2VolSegmentLib import EditorLogicWriter, PropagationOptions, Sli2VolLogic
+from slicer_scene import Scene, assert_same_state, ijk_to_ras_matrix, one_slice
 
 LIMITS = {"max_slices_backward": 4, "max_slices_forward": 4}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import ndimage
-from sli2vol_scene import Scene, core_result, ijk_to_ras_matrix, one_slice
 from Sli2VolSegmentLib import EditorLogicWriter, PropagationOptions, Sli2VolLogic
 from Sli2VolSegmentLib.repropagation import PropagationRecord, anchor_slices, segment_tag
+from slicer_scene import Scene, core_result, ijk_to_ras_matrix, one_slice
 
 ANCHOR, EDITED = 12, 16
 

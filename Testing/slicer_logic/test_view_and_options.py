@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sli2vol import InputError
-from sli2vol_scene import Scene, ijk_to_ras_matrix, one_slice
 from Sli2VolSegmentLib import PropagationOptions, Sli2VolLogic, propagation_axis
+from slicer_scene import Scene, ijk_to_ras_matrix, one_slice
 
 PERMUTED = np.array([[0, 0, -1], [0, 1, 0], [1, 0, 0]])  # columns: I -> S, J -> A, K -> L
 
