@@ -70,8 +70,8 @@ def add_propagation_options(p) -> None:
     p.add_argument("--normalization", choices=("auto", "ct", "percentile"), default="auto")
     p.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"), help="explicit intensity window")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is fastest "
-                   "on a machine busy with other work)")
+    p.add_argument("--threads", default="auto", help="CPU threads for torch: a number, or 'auto' (default): the "
+                   "cores idle when the run starts")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
