@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sli2vol.engine.affinity import DEFAULT_BAND_BYTES, local_affinity, warp
+from sli2vol.engine.affinity import DEFAULT_BAND_BYTES, warp_mask
 from sli2vol.engine.region import ROI_SLACK_PX, Roi, full_frame, roi_around
 from sli2vol.engine.slice_source import SliceSource
 from sli2vol.engine.verification import VerificationConfig, verify_mask
@@ -91,11 +91,10 @@ class PairPropagator:
         roi = self.region(mask_i)
         f_i, f_j = self.features((i, j), roi)
         with torch.inference_mode():
-            weights = local_affinity(f_i, f_j, self.radius, self.band_bytes)
             m = torch.zeros(1, 1, f_i.shape[-2] * self.stride, f_i.shape[-1] * self.stride, device=self.device)
             crop = mask_i[roi.slices]
             m[0, 0, : crop.shape[0], : crop.shape[1]] = torch.from_numpy(crop.astype(np.float32))
-            prob = warp(weights, m, self.radius, self.stride)[0, 0, : crop.shape[0], : crop.shape[1]]
+            prob = warp_mask(f_i, f_j, m, self.radius, self.stride, self.band_bytes)[0, 0, : crop.shape[0], : crop.shape[1]]
         prob = prob.float().cpu().numpy()
         kept = verify_mask(
             self.slices[i][roi.slices], crop, self.slices[j][roi.slices], prob > 0.5, self.verification, inside_sample
