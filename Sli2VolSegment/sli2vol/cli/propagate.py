@@ -57,6 +57,9 @@ def add_propagation_options(p) -> None:
                         "(0: off, as the paper)")
     p.add_argument("--min-structure-px", type=int, default=PropagationConfig.min_structure_px,
                    help="zoom in so the annotation spans at least this many pixels (0: off, as the paper)")
+    p.add_argument("--max-structure-px", type=int, default=PropagationConfig.max_structure_px,
+                   help="zoom large structures out so the annotation spans at most this many pixels "
+                        "(0: off, as the paper)")
     p.add_argument("--max-slice-step-px", type=float, default=PropagationConfig.max_slice_step_px,
                    help="zoom out so one slice gap spans at most this many pixels (0: off, as the paper)")
     p.add_argument("--boundary-px", type=int, default=PropagationConfig.boundary_px,
@@ -84,21 +87,22 @@ def config_from_args(args, axis: int | None) -> PropagationConfig:
             raise InputError(f"--labels must be comma-separated integers, got {args.labels!r}") from exc
     verification = VerificationConfig(enabled=not args.no_verification, rule=args.verification_rule,
                                       reference=args.verification_reference, growth_z=args.growth_z)
-    options = dict(
-        axis=axis,
-        labels=labels,
-        max_slices_backward=args.backward,
-        max_slices_forward=args.forward,
-        verification=verification,
-        normalization=args.normalization,
-        intensity_window=tuple(args.window) if args.window else None,
-        use_roi=not args.full_frame,
-        isotropic=not args.no_isotropic,
-        min_structure_px=args.min_structure_px,
-        max_slice_step_px=args.max_slice_step_px,
-        boundary_px=args.boundary_px,
-        device=args.device,
-    )
+    options = {
+        "axis": axis,
+        "labels": labels,
+        "max_slices_backward": args.backward,
+        "max_slices_forward": args.forward,
+        "verification": verification,
+        "normalization": args.normalization,
+        "intensity_window": tuple(args.window) if args.window else None,
+        "use_roi": not args.full_frame,
+        "isotropic": not args.no_isotropic,
+        "min_structure_px": args.min_structure_px,
+        "max_structure_px": args.max_structure_px,
+        "max_slice_step_px": args.max_slice_step_px,
+        "boundary_px": args.boundary_px,
+        "device": args.device,
+    }
     return paper_config(**options) if args.paper_engine else PropagationConfig(**options)
 
 
@@ -121,7 +125,7 @@ def run_propagate(args) -> int:
     mask_volume = read_mask(args.mask)
     mask = mask_on_image_grid(image.image, mask_volume)
     config = config_from_args(args, resolve_axis(args.axis, image.image))
-    set_threads(args.threads)
+    threads = set_threads(args.threads)
     update, close = _progress_bar(args.quiet)
     start = time.perf_counter()
     try:
@@ -130,7 +134,7 @@ def run_propagate(args) -> int:
         close()
     write_labels(result, image.image, output, mask_volume.segment_names)
     labels = [int(v) for v in np.unique(result) if v]
-    print(f"wrote {output} (labels {labels}) in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {output} (labels {labels}) in {time.perf_counter() - start:.1f} s with {threads} threads")
     return 0
 
 

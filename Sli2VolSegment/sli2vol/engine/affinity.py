@@ -117,6 +117,19 @@ def warp(weights: torch.Tensor, values: torch.Tensor, radius: int, stride: int =
     return out.view(b, channels, h * stride, w * stride)
 
 
+def _window_weights(source: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, inside: torch.Tensor):
+    """Softmax weights (n, D) of n target pixels over their window candidates.
+
+    Args:
+        source: (P, C) source features, one row per pixel of the zero-padded source slice.
+        targets: (n, C) features of the target pixels.
+        index: (n, D) rows of ``source`` holding each target pixel's candidates.
+        inside: (P,) bool, False for the padding (zero weight).
+    """
+    logits = torch.bmm(source[index], targets[:, :, None])[..., 0]
+    return torch.softmax(logits.masked_fill(~inside[index], float("-inf")), dim=1)
+
+
 def warp_mask(
     source_features: torch.Tensor,
     target_features: torch.Tensor,
@@ -163,8 +176,7 @@ def warp_mask(
         for n0 in range(0, ys.numel(), chunk):
             y, x = ys[n0 : n0 + chunk], xs[n0 : n0 + chunk]
             index = (y * width + x)[:, None] + offsets  # (n, D) candidates in padded coordinates
-            logits = torch.bmm(source[index], targets[n0 : n0 + chunk, :, None])[..., 0]
-            weights = torch.softmax(logits.masked_fill(~inside[index], float("-inf")), dim=1)
+            weights = _window_weights(source, targets[n0 : n0 + chunk], index, inside)
             out[:, y, x] = torch.bmm(weights[:, None, :], values[index])[:, 0].t()
     out = out[None]
     return (F.pixel_shuffle(out, stride) if stride > 1 else out).view(1, 1, h * stride, w * stride)
