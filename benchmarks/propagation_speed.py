@@ -380,8 +380,8 @@ def run_all(args) -> list[dict]:
 
 
 def table(rows: list) -> str:
-    lines = ["| case | what is timed | other core | threads | load before | seconds | s per slice | "
-             "peak RSS (GB) | Dice |", "|---|---|---|---|---|---|---|---|---|"]
+    header = "| case | what is timed | other core | threads | load before | seconds | s per slice | peak RSS (GB) | Dice |"
+    lines = [header, "|---" * 9 + "|"]
     for r in rows:
         threads = f"auto -> {r['torch_threads']}" if r["threads"] == "auto" else r["threads"]
         per_step = r.get("per_step") or (r["seconds"] / r["steps"] if r.get("steps") else None)
