@@ -211,14 +211,16 @@ def run_cli(args_list: list, threads: str) -> dict:
            "--threads", threads]
     env = dict(os.environ)
     env.pop("OMP_WAIT_POLICY", None)
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    out, err = proc.communicate()  # reads the pipes; the exit status is left for wait4
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"sli2vol propagate failed: {err[-2000:]}")
-    return {"seconds": wall, "peak_rss_gb": usage.ru_maxrss / 2**20, "torch_threads": out.split()[-2]}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"sli2vol propagate failed: {err.read()[-2000:]}")
+        return {"seconds": wall, "peak_rss_gb": usage.ru_maxrss / 2**20, "torch_threads": out.read().split()[-2]}
 
 
 def measure(kind: str, folder: Path, threads: str, model: str | None) -> dict:
