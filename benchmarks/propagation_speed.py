@@ -319,8 +319,8 @@ def load() -> str:
 def run_all(args) -> list[dict]:
     rows = []
     size, slices = (256, 24) if args.quick else (512, 100)
-    sizes = {"adrenal": 30, "128 px": 64} if args.quick else SIZES
-    threads = ("1", "auto", "2 spin") if args.quick else THREADS
+    sizes = {"adrenal": 30, "kidney": 64} if args.quick else SIZES
+    threads = ("1", "auto") if args.quick else THREADS
     conditions = (False, True)
     with tempfile.TemporaryDirectory(prefix="sli2vol-speed-") as tmp:
         work = Path(tmp)
@@ -413,7 +413,8 @@ def profile_table(args) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("data", nargs="?", help="data folder with manifest.json (adds the real BTCV liver case)")
-    p.add_argument("--quick", action="store_true", help="smoke run: 256x256x24, two sizes, no baseline")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 256x256x24, two sizes, threads 1 and auto, no baseline or 600-slice case")
     p.add_argument("--profile", action="store_true", help="per-phase CPU breakdown (1 thread) instead")
     p.add_argument("--model", help="model file (default: the bundled model)")
     p.add_argument("--results", help="markdown file whose speed section is rewritten")
