@@ -123,7 +123,8 @@ def run_propagate(args) -> int:
     output = check_output_path(args.output, args.force)
     image = read_image(args.image)
     mask_volume = read_mask(args.mask)
-    mask = mask_on_image_grid(image.image, mask_volume)
+    mask, names = mask_on_image_grid(image.image, mask_volume), mask_volume.segment_names
+    del mask_volume  # only the array is needed; large volumes: one copy less in memory
     config = config_from_args(args, resolve_axis(args.axis, image.image))
     threads = set_threads(args.threads)
     update, close = _progress_bar(args.quiet)
@@ -132,7 +133,8 @@ def run_propagate(args) -> int:
         result = propagate_volume(image.array, mask, image.spacing_kji, args.model, config, progress=update)
     finally:
         close()
-    write_labels(result, image.image, output, mask_volume.segment_names)
+    del mask  # freed before writing, which copies the result
+    write_labels(result, image.image, output, names)
     labels = [int(v) for v in np.unique(result) if v]
     print(f"wrote {output} (labels {labels}) in {time.perf_counter() - start:.1f} s with {threads} threads")
     return 0
