@@ -3,7 +3,12 @@ from sli2vol.engine.threads import prefer_passive_wait
 
 prefer_passive_wait()  # before torch loads OpenMP: threads then sleep, not spin, while a busy core holds them up
 
-from sli2vol.engine.propagation import PropagationConfig, propagate_volume
+from sli2vol.engine.propagation import (
+    PropagationConfig,
+    PropagationResult,
+    propagate_volume,
+    propagate_volume_with_confidence,
+)
 from sli2vol.engine.verification import VerificationConfig
 from sli2vol.errors import InputError, ModelError, PropagationCancelled
 from sli2vol.io.model_io import default_model_path, load_model
@@ -13,8 +18,10 @@ __all__ = [
     "ModelError",
     "PropagationCancelled",
     "PropagationConfig",
+    "PropagationResult",
     "VerificationConfig",
     "default_model_path",
     "load_model",
     "propagate_volume",
+    "propagate_volume_with_confidence",
 ]

@@ -1,16 +1,12 @@
-"""Fixtures: a slicer-core MRML scene, and the synthetic scene of :mod:`slicer_scene`."""
+"""Fixtures: a slicer-core MRML scene, and the synthetic scene of :mod:`crest_scene`."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import pytest
 
 slicer = pytest.importorskip("slicer")
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "CReSTTools"))  # CReSTToolsLib
 
-from slicer_scene import add_segmented_volume, add_volume, ijk_to_ras, rotation, synthetic_volume
+from crest_scene import add_segmented_volume, add_volume, ijk_to_ras, rotation, synthetic_volume
 
 
 @pytest.fixture
@@ -27,7 +23,7 @@ def scene():
 
 @pytest.fixture
 def synthetic_scene(scene):
-    """(scene, [(volume, segmentation or None), ...]) for the four volumes of :mod:`slicer_scene`."""
+    """(scene, [(volume, segmentation or None), ...]) for the four volumes of :mod:`crest_scene`."""
     oblique = ijk_to_ras(rotate=rotation(30, 20))
     finer = ijk_to_ras(spacing=(0.5, 0.5, 1.0), origin=(-12.1, -12.1, -12.2))
     pairs = [

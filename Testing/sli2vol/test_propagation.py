@@ -1,7 +1,7 @@
 """End-to-end behaviour of the propagation engine with a model trained in the test session."""
 import numpy as np
 import pytest
-from conftest import one_slice_annotation
+from annotations import one_slice_annotation
 from sli2vol.engine.propagation import (
     PropagationConfig,
     paper_config,

@@ -12,6 +12,7 @@ from sli2vol.cli.options import set_threads
 from sli2vol.engine.propagation import PropagationConfig, paper_config, propagate_volume
 from sli2vol.engine.verification import VERIFICATION_RULES, VerificationConfig
 from sli2vol.errors import InputError
+from sli2vol.io.segmentation_file import check_segment_labels, is_segmentation_file
 from sli2vol.io.volume_io import (
     check_output_path,
     mask_on_image_grid,
@@ -123,7 +124,9 @@ def run_propagate(args) -> int:
     output = check_output_path(args.output, args.force)
     image = read_image(args.image)
     mask_volume = read_mask(args.mask)
-    mask, names = mask_on_image_grid(image.image, mask_volume), mask_volume.segment_names
+    if is_segmentation_file(output):
+        check_segment_labels(int(mask_volume.array.max(initial=0)), output)
+    mask, segments = mask_on_image_grid(image.image, mask_volume), mask_volume.segments
     del mask_volume  # only the array is needed; large volumes: one copy less in memory
     config = config_from_args(args, resolve_axis(args.axis, image.image))
     threads = set_threads(args.threads)
@@ -134,7 +137,7 @@ def run_propagate(args) -> int:
     finally:
         close()
     del mask  # freed before writing, which copies the result
-    write_labels(result, image.image, output, names)
+    write_labels(result, image.image, output, segments)
     labels = [int(v) for v in np.unique(result) if v]
     print(f"wrote {output} (labels {labels}) in {time.perf_counter() - start:.1f} s with {threads} threads")
     return 0

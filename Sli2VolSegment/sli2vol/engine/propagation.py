@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from sli2vol.engine.affinity import DEFAULT_BAND_BYTES
 from sli2vol.engine.annotation import anchors_by_label, detect_annotation_axis, validate_mask, validate_volume
+from sli2vol.engine.confidence import chain_confidence, slice_confidence
 from sli2vol.engine.device import select_device
 from sli2vol.engine.normalization import intensity_window
 from sli2vol.engine.pair_propagator import PairPropagator
@@ -194,12 +195,44 @@ class _BestScores:
         return win
 
 
+def _label_ids(numbers: np.ndarray, ids: list, stack_mask: np.ndarray, dtype) -> np.ndarray:
+    """(Z, H, W) label ids of ``dtype`` from the numbers 1..K of ``ids`` (``numbers`` itself when they
+    already are the ids, else converted plane by plane), with the annotation's voxels as drawn."""
+    lookup = np.array([0, *ids], dtype=dtype)
+    if numbers.dtype == lookup.dtype and np.array_equal(lookup, np.arange(lookup.size)):
+        result = numbers
+    else:
+        result = np.empty(numbers.shape, dtype=dtype)
+        for k in range(numbers.shape[0]):
+            result[k] = lookup[numbers[k]]
+    for k in np.flatnonzero(stack_mask.any(axis=(1, 2))):
+        np.copyto(result[k], stack_mask[k], where=stack_mask[k] != 0, casting="unsafe")
+    return result
+
+
 def _planned_steps(anchors: list, n_slices: int, limits: tuple) -> int:
     between = sum(2 * (b - a - 1) for a, b in zip(anchors[:-1], anchors[1:]) if b - a >= 2)
     return min(anchors[0], limits[0]) + between + min(n_slices - 1 - anchors[-1], limits[1])
 
 
-def propagate_volume(
+@dataclass
+class PropagationResult:
+    """Labels and per-slice confidence of one propagation."""
+
+    labels: np.ndarray  # like the mask: see propagate_volume
+    axis: int  # array axis the propagation ran along
+    anchors: dict  # {label: sorted annotated slice indices along axis}
+    confidence: dict  # {label: {slice index along axis: confidence in [0, 1]}} of every propagated slice
+
+
+def propagate_volume(image: np.ndarray, mask: np.ndarray, *args, **kwargs) -> np.ndarray:
+    """Propagate the annotated slice(s) of ``mask`` through ``image``: the labels of
+    :func:`propagate_volume_with_confidence`, which takes the same arguments (``spacing``, ``model``,
+    ``config``, ``progress``, ``cancel``)."""
+    return propagate_volume_with_confidence(image, mask, *args, **kwargs).labels
+
+
+def propagate_volume_with_confidence(
     image: np.ndarray,
     mask: np.ndarray,
     spacing=(1.0, 1.0, 1.0),
@@ -207,7 +240,7 @@ def propagate_volume(
     config: Optional[PropagationConfig] = None,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelCheck] = None,
-) -> np.ndarray:
+) -> PropagationResult:
     """Propagate the annotated slice(s) of ``mask`` through ``image``.
 
     Args:
@@ -221,8 +254,10 @@ def propagate_volume(
         cancel: polled after every step; returning True raises :class:`PropagationCancelled`.
 
     Returns:
-        A new label array like ``mask``: propagated labels everywhere, the input's annotated voxels
-        unchanged, and on each label's annotated slices exactly that label's annotation.
+        A :class:`PropagationResult`: ``labels``, a new label array like ``mask`` (propagated labels
+        everywhere, the input's annotated voxels unchanged, and on each label's annotated slices
+        exactly that label's annotation), and per label the confidence of each slice it was
+        propagated to (:func:`sli2vol.engine.confidence.chain_confidence`).
     """
     config = config or PropagationConfig()
     validate_volume(image)
@@ -249,9 +284,12 @@ def propagate_volume(
     run = _Run(sum(_planned_steps(a, n, limits) for a in anchors.values()), progress, cancel,
                (config.boundary_px, config.boundary_prob))
 
-    out = np.zeros(stack.shape, dtype=mask.dtype if mask.dtype != bool else np.uint8)  # one plane per slice, no copies
+    # labels are numbered 1..K while propagating (any id, up to 64 bits, maps back exactly at the end)
+    ids = list(anchors)
+    out = np.zeros(stack.shape, dtype=np.min_scalar_type(len(ids)))  # one plane per slice, no copies
     best = _BestScores(native_hw, competing=len(anchors) > 1)
-    for label, label_anchors in anchors.items():
+    confidence = {label: {} for label in anchors}
+    for number, (label, label_anchors) in enumerate(anchors.items(), start=1):
         shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config, spacing[axis])
         run.propagator = PairPropagator(model, SliceSource(stack, window, shape_hw), device, config.verification,
                                         config.use_roi, config.band_bytes)
@@ -259,13 +297,13 @@ def propagate_volume(
             a: resample_labels((stack_mask[a] == label)[None].astype(np.uint8), shape_hw)[0] > 0 for a in label_anchors
         }
         for k, vote, prob in _label_scores(run, anchor_masks, label_anchors, n, limits):
+            confidence[label][k] = slice_confidence(vote, prob)
             vote, prob = resize_plane(vote, native_hw), resize_plane(prob, native_hw)
             win = best.update(k, vote, prob)
-            out[k][win] = label
-    for label, label_anchors in anchors.items():
+            out[k][win] = number
         on_anchor = out[label_anchors]
-        on_anchor[on_anchor == label] = 0
+        on_anchor[on_anchor == number] = 0  # a label's annotated slices hold exactly its annotation
         out[label_anchors] = on_anchor
-    for k in np.flatnonzero(stack_mask.any(axis=(1, 2))):  # the annotation's voxels are kept as drawn
-        np.copyto(out[k], stack_mask[k], where=stack_mask[k] != 0, casting="unsafe")
-    return np.moveaxis(out, 0, axis)
+    labels = np.moveaxis(_label_ids(out, ids, stack_mask, mask.dtype if mask.dtype != bool else np.uint8), 0, axis)
+    confidence = {label: chain_confidence(confidence[label], anchors[label]) for label in anchors}
+    return PropagationResult(labels, axis, anchors, confidence)
