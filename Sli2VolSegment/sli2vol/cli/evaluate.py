@@ -112,7 +112,8 @@ def run_evaluate(args) -> int:
             if args.workers == 1:
                 result = evaluate(cases, predictors, config, progress)
             else:
-                threads = args.threads or max(1, torch.get_num_threads() // args.workers)
+                threads = args.threads if isinstance(args.threads, int) else \
+                    max(1, torch.get_num_threads() // args.workers)
                 result = evaluate_in_workers(cases, specs, models, config, args.workers, threads, args.device,
                                              case_done)
         except KeyboardInterrupt:
@@ -151,8 +152,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--axis", type=int, choices=(0, 1, 2), default=0, help="array axis of the annotated slice (0 = k)")
     p.add_argument("--worst", type=NON_NEGATIVE_INT, default=3,
                    help="overlay PNGs of this many lowest-Dice cases per method")
-    add_device_and_threads(p, "CPU threads for torch, per worker (default: torch's choice, divided among the "
-                              "workers)")
+    add_device_and_threads(p, "CPU threads for torch, per worker: a number, or 'auto' (default: the idle cores, "
+                              "divided among the workers)", threads_default=None)
     p.add_argument("--workers", type=POSITIVE_INT, default=1, help="cases evaluated at once in separate processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables on the terminal")
     p.set_defaults(run=run_evaluate)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-import torch
-
 from sli2vol.engine.device import DEVICE_HELP, select_device
+from sli2vol.engine.threads import apply_thread_policy
 from sli2vol.errors import InputError
 from sli2vol.validation import require, require_window
 
@@ -58,17 +57,25 @@ class Window(argparse.Action):
         setattr(namespace, self.dest, tuple(values))
 
 
-THREADS_HELP = ("CPU threads for torch (default: torch's choice; 1 is fastest on a machine busy with "
-                "other work)")
+def thread_count(text: str) -> int | str:
+    """An argparse ``type=`` for ``--threads``: a whole number >= 1, or 'auto'."""
+    return "auto" if text.strip().lower() == "auto" else POSITIVE_INT(text)
 
 
-def add_device_and_threads(parser: argparse.ArgumentParser, threads_help: str = THREADS_HELP) -> None:
+THREADS_HELP = "CPU threads for torch: a number, or 'auto' (default): the cores idle when the run starts"
+
+
+def add_device_and_threads(parser: argparse.ArgumentParser, threads_help: str = THREADS_HELP,
+                           threads_default: str | None = "auto") -> None:
     """``--device`` and ``--threads``, validated the same way in every command of both command lines."""
     parser.add_argument("--device", type=device_name, help=DEVICE_HELP)
-    parser.add_argument("--threads", type=POSITIVE_INT, help=threads_help)
+    parser.add_argument("--threads", type=thread_count, default=threads_default, help=threads_help)
 
 
-def set_threads(threads: int | None) -> None:
-    """Apply ``--threads`` (None: leave torch's default)."""
-    if threads is not None:
-        torch.set_num_threads(threads)
+def set_threads(threads: int | str | None) -> int:
+    """Apply ``--threads`` (None or "auto": the idle cores now, see :mod:`sli2vol.engine.threads`);
+    returns the torch thread count."""
+    try:
+        return apply_thread_policy("auto" if threads is None else threads)
+    except ValueError as exc:
+        raise InputError(f"--threads must be >= 1 or 'auto', got {threads!r}") from exc

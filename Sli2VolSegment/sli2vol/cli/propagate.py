@@ -82,6 +82,9 @@ def add_propagation_options(p) -> None:
                         "(0: off, as the paper)")
     p.add_argument("--min-structure-px", type=NON_NEGATIVE_INT, default=PropagationConfig.min_structure_px,
                    help="zoom in so the annotation spans at least this many pixels (0: off, as the paper)")
+    p.add_argument("--max-structure-px", type=NON_NEGATIVE_INT, default=PropagationConfig.max_structure_px,
+                   help="zoom large structures out so the annotation spans at most this many pixels "
+                        "(0: off, as the paper)")
     p.add_argument("--max-slice-step-px", type=NON_NEGATIVE_FLOAT, default=PropagationConfig.max_slice_step_px,
                    help="zoom out so one slice gap spans at most this many pixels (0: off, as the paper)")
     p.add_argument("--boundary-px", type=NON_NEGATIVE_INT, default=PropagationConfig.boundary_px,
@@ -113,6 +116,7 @@ def config_from_args(args, axis: int | None = None) -> PropagationConfig:
         "use_roi": not args.full_frame,
         "isotropic": not args.no_isotropic,
         "min_structure_px": args.min_structure_px,
+        "max_structure_px": args.max_structure_px,
         "max_slice_step_px": args.max_slice_step_px,
         "boundary_px": args.boundary_px,
         "device": args.device,
@@ -156,14 +160,16 @@ def run_propagate(args) -> int:
     mask_volume = read_mask(args.mask)
     if is_segmentation_file(output):
         check_segment_labels(int(mask_volume.array.max(initial=0)), output)
-    mask = mask_on_image_grid(image.image, mask_volume)
-    set_threads(args.threads)
+    mask, segments = mask_on_image_grid(image.image, mask_volume), mask_volume.segments
+    del mask_volume  # only the array is needed; large volumes: one copy less in memory
+    threads = set_threads(args.threads)
     config = replace(config, axis=resolve_axis(args.axis, image.image))
     # the model is loaded once the annotation has been checked (propagate_volume does both)
     result, seconds = _propagate(image.array, mask, image.spacing_kji, args.model, config, args.quiet)
-    write_labels(result, image.image, output, mask_volume.segments)
+    del mask  # freed before writing, which copies the result
+    write_labels(result, image.image, output, segments)
     labels = [int(v) for v in np.unique(result) if v]
-    print(f"wrote {output} (labels {labels}) in {seconds:.1f} s")
+    print(f"wrote {output} (labels {labels}) in {seconds:.1f} s with {threads} threads")
     return 0
 
 
