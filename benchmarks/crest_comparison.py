@@ -106,8 +106,8 @@ class Protocol:
 def cpu_protocol(*extra_options: str) -> Protocol:
     """The benchmarks' protocol on the CPU: a small CNN, S = 2400 steps, CReST / CReST+ 3 generations.
 
-    S: on Fashion-MNIST-LT FixMatch(800) recalls the rarest class (Ankle boot) 2% and FixMatch(2400)
-    20%, the three rarest 19% and 50% on average (seeds 0 and 1; RESULTS.md); CReST can only pick
+    S: on Fashion-MNIST-LT (seed 0) FixMatch(800) recalls the rarest class (Ankle boot) 2% and
+    FixMatch(2400) 24%, the three rarest 19% and 54% on average (RESULTS.md); CReST can only pick
     classes the generation-0 model predicts. G = 3: with 3 x 2400 the CReST+ curve had flattened
     (71.0 -> 72.5 -> 72.6, seed 0, an earlier class order); 6 generations do not fit the CPU budget.
     """
