@@ -34,9 +34,10 @@ def mean_std(values: Sequence[float]) -> str:
 
 
 def _seeds(runs: list[dict]) -> str:
-    done = [r["seed"] for r in complete(runs)]
+    parts = [", ".join(str(r["seed"]) for r in complete(runs))]
     partial = [f"{r['seed']} ({len(r['history'])} gen.)" for r in runs if not r["complete"]]
-    return ", ".join(map(str, done)) + (f"; partial: {', '.join(partial)}" if partial else "") or "—"
+    parts.append(f"partial: {', '.join(partial)}" if partial else "")
+    return "; ".join(p for p in parts if p) or "—"
 
 
 def summary_table(results: dict[str, list[dict]], rows: Sequence) -> str:
@@ -73,7 +74,7 @@ def la_prior_table(results: dict[str, list[dict]], rows: Sequence) -> str:
         lines.append(
             f"| {row.name} | {mean_std(generation)} | {mean_std(original)} | {mean_std(difference)} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines) if len(lines) > 2 else "(no multi-generation run complete yet)"
 
 
 def recall_table(
