@@ -12,6 +12,7 @@ from sli2vol.cli.options import set_threads
 from sli2vol.engine.propagation import PropagationConfig, paper_config, propagate_volume
 from sli2vol.engine.verification import VERIFICATION_RULES, VerificationConfig
 from sli2vol.errors import InputError
+from sli2vol.io.segmentation_file import check_segment_labels, is_segmentation_file
 from sli2vol.io.volume_io import (
     check_output_path,
     mask_on_image_grid,
@@ -119,6 +120,8 @@ def run_propagate(args) -> int:
     output = check_output_path(args.output, args.force)
     image = read_image(args.image)
     mask_volume = read_mask(args.mask)
+    if is_segmentation_file(output):
+        check_segment_labels(int(mask_volume.array.max(initial=0)), output)
     mask = mask_on_image_grid(image.image, mask_volume)
     config = config_from_args(args, resolve_axis(args.axis, image.image))
     set_threads(args.threads)
@@ -128,7 +131,7 @@ def run_propagate(args) -> int:
         result = propagate_volume(image.array, mask, image.spacing_kji, args.model, config, progress=update)
     finally:
         close()
-    write_labels(result, image.image, output, mask_volume.segment_names)
+    write_labels(result, image.image, output, mask_volume.segments)
     labels = [int(v) for v in np.unique(result) if v]
     print(f"wrote {output} (labels {labels}) in {time.perf_counter() - start:.1f} s")
     return 0
