@@ -6,7 +6,7 @@ written; and large label ids through ``sli2vol propagate``.
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from conftest import one_slice_annotation
+from annotations import one_slice_annotation
 from file_cases import BAD_IMAGE_FILES, digest, ramp, write
 from sli2vol.cli import main as sli2vol_main
 from sli2vol.errors import EXIT_ERROR

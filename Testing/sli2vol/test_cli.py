@@ -6,7 +6,7 @@ import pytest
 import SimpleITK as sitk
 import slicerio
 import torch
-from conftest import one_slice_annotation
+from annotations import one_slice_annotation
 from sli2vol.cli import main
 from sli2vol.metrics import dice, largest_slice
 

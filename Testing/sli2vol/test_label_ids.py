@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from conftest import one_slice_annotation
+from annotations import one_slice_annotation
 from sli2vol.engine.propagation import PropagationConfig, propagate_volume
 from sli2vol.errors import InputError
 from sli2vol.io.volume_io import read_mask, write_labels
