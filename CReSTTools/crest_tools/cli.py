@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import ARCHITECTURES, METHODS, CrestConfig, FixMatchConfig, ModelConfig, RunConfig
+from .config import ARCHITECTURES, METHODS, PICK_SOURCES, CrestConfig, FixMatchConfig, ModelConfig, RunConfig
 from .crest import CrestRun, evaluate_on_test
 from .dataset_format import DatasetError, load_arrays, load_dataset, manifest_path, normalised_images
 from .distributed import barrier, resolve_device, setup_placement
-from .inference import load_trained_model, predict_logits, softmax
+from .inference import LA_PRIORS, load_trained_model, predict_logits, softmax
 from .metrics import logit_adjusted
 from .plots import save_accuracy_per_generation, save_confusion_matrix
 from .run_directory import RunDirectory, RunDirectoryError
@@ -47,6 +47,17 @@ def _train_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--alpha", type=float, default=CrestConfig.alpha, help="sampling-rate exponent")
     parser.add_argument(
         "--t-min", type=float, default=CrestConfig.t_min, help="CReST+ final alignment temperature"
+    )
+    parser.add_argument(
+        "--pick-from",
+        choices=PICK_SOURCES,
+        default=CrestConfig.pick_from,
+        help="deviation from the paper: 'logit-adjusted' ranks picks on predictions adjusted by the labelled prior",
+    )
+    parser.add_argument(
+        "--warm-start",
+        action="store_true",
+        help="deviation from the paper: a generation starts from the previous generation's EMA weights",
     )
     parser.add_argument(
         "--steps", type=int, default=FixMatchConfig.steps, help="training steps per generation"
@@ -97,7 +108,18 @@ def _evaluate_parser(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="folder for metrics.json and figures (default RUN_DIR/evaluation)",
     )
+    _add_la_prior_option(parser)
     _add_device_options(parser)
+
+
+def _add_la_prior_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--la-prior",
+        choices=LA_PRIORS,
+        default=LA_PRIORS[0],
+        help="logit-adjustment prior: the labelled set the generation trained on, original + picks "
+        "(the reference), or the original labelled set",
+    )
 
 
 def _predict_parser(commands: argparse._SubParsersAction) -> None:
@@ -116,6 +138,7 @@ def _predict_parser(commands: argparse._SubParsersAction) -> None:
         "--logit-adjustment", action="store_true", help="subtract log(labelled prior) from the logits"
     )
     parser.add_argument("--generation", type=int, default=None)
+    _add_la_prior_option(parser)
     _add_device_options(parser)
 
 
@@ -145,7 +168,9 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
             da_momentum=args.da_momentum,
             flip=not args.no_flip,
         ),
-        crest=CrestConfig(args.method, args.generations, args.alpha, args.t_min),
+        crest=CrestConfig(
+            args.method, args.generations, args.alpha, args.t_min, args.pick_from, args.warm_start
+        ),
         checkpoint_interval=args.checkpoint_interval,
         log_interval=args.log_interval,
     )
@@ -174,7 +199,9 @@ def command_evaluate(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     trained = load_trained_model(run_dir, device, args.generation)
     dataset = load_dataset(config.dataset)
-    metrics = evaluate_on_test(trained.model, dataset, trained.prior, device)
+    metrics = evaluate_on_test(
+        trained.model, dataset, {"la": trained.logit_adjustment_prior(args.la_prior)}, device
+    )
     output = Path(args.output) if args.output else run_dir.path / "evaluation"
     output.mkdir(parents=True, exist_ok=True)
     history = [run_dir.load(run_dir.generation_path(g))["result"] for g in range(trained.generation + 1)]
@@ -183,6 +210,7 @@ def command_evaluate(args: argparse.Namespace) -> None:
             {
                 "generation": trained.generation,
                 "class_names": dataset.class_names,
+                "la_prior": args.la_prior,
                 **metrics,
                 "history": history,
             },
@@ -198,6 +226,7 @@ def command_evaluate(args: argparse.Namespace) -> None:
         )
     save_accuracy_per_generation(history, output / "accuracy_per_generation.png")
     _print_report(metrics, dataset.class_names)
+    _print_picks(history[-1], dataset.class_names)
     print(f"figures and metrics.json in {output}")
 
 
@@ -214,13 +243,31 @@ def _print_report(metrics: dict, class_names: list[str]) -> None:
     )
 
 
+def _print_picks(result: dict, class_names: list[str]) -> None:
+    """The pick diagnostics of a generation (none after the last one of a run)."""
+    if "predicted_per_class" not in result:
+        return
+    print(f"picks after generation {result['generation']}:")
+    print(f"{'class':<28} {'predicted':>9} {'picked':>7} {'precision':>9}")
+    for i, name in enumerate(class_names):
+        precision = result["pick_precision_per_class"][i]
+        shown = "-" if precision is None else f"{100 * precision:.1f}"
+        print(
+            f"{name[:28]:<28} {result['predicted_per_class'][i]:>9} {result['picked_per_class'][i]:>7} {shown:>9}"
+        )
+    print(
+        f"labelled imbalance (largest / smallest class) {result['imbalance_before']:.0f} before the picks, "
+        f"{result['imbalance_after']:.0f} after"
+    )
+
+
 def command_predict(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     trained = load_trained_model(RunDirectory(args.run_dir), device, args.generation)
     images = normalised_images(load_arrays(args.arrays, required=("images",))["images"], args.window, args.arrays)
     logits = predict_logits(trained.model, images, device)
     if args.logit_adjustment:
-        logits = logit_adjusted(logits, trained.prior)
+        logits = logit_adjusted(logits, trained.logit_adjustment_prior(args.la_prior))
     probabilities = softmax(logits)
     with open(args.output, "w", newline="") as stream:
         writer = csv.writer(stream)

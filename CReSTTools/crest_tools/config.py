@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 METHODS = ("fixmatch", "crest", "crest+")
+PICK_SOURCES = ("plain", "logit-adjusted")
 ARCHITECTURES = ("small_cnn", "wide_resnet")
 
 
@@ -62,6 +63,9 @@ class CrestConfig:
     generations: int = 6  # reference: 6 for CReST+, 15 for CReST; forced to 1 for fixmatch
     alpha: float = 1.0 / 3.0  # sampling-rate exponent: mu_l = (N_{L+1-l} / N_1) ** alpha
     t_min: float = 0.5  # CReST+: temperature of the alignment target in the last generation
+    # Deviations from the paper (off by default):
+    pick_from: str = "plain"  # "logit-adjusted": rank picks on predictions adjusted by the labelled prior
+    warm_start: bool = False  # generation g > 0 starts from generation g - 1's EMA weights
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -74,6 +78,8 @@ class CrestConfig:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")
         if not 0.0 <= self.t_min <= 1.0:
             raise ValueError(f"t_min must be in [0, 1], got {self.t_min}")
+        if self.pick_from not in PICK_SOURCES:
+            raise ValueError(f"pick_from must be one of {PICK_SOURCES}, got {self.pick_from!r}")
 
     @property
     def distribution_alignment(self) -> bool:
