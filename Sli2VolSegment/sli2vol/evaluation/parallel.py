@@ -50,7 +50,7 @@ def evaluate_in_workers(
             records_so_far.extend(parts[k].records)
             if progress is not None:
                 progress(cases[k], records_so_far)
-    result = Evaluation.for_methods([s.name for s in specs], config.worst)
+    result = Evaluation(worst_n=config.worst)
     for part in parts:
         merge(result, part)
     return result
