@@ -31,6 +31,7 @@ from sli2vol.evaluation.report import (
     write_json,
     write_results,
 )
+from sli2vol.training.adaptation import DEFAULT_ADAPT_STEPS, AdaptationConfig
 
 
 def parse_models(values: list | None) -> dict:
@@ -95,8 +96,10 @@ def run_evaluate(args) -> int:
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
     set_threads(args.threads)
-    predictors, identities = build_predictors(specs, models, args.device)
+    adaptation = AdaptationConfig(steps=args.adapt_steps, seconds=args.adapt_seconds)
+    predictors, identities = build_predictors(specs, models, args.device, adaptation)
     meta = run_description(args, specs, identities, cases)
+    meta["adaptation"] = asdict(adaptation)
     folder.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=units, unit="structure", desc="evaluating", disable=args.quiet)
 
@@ -116,7 +119,8 @@ def run_evaluate(args) -> int:
             result = evaluate(cases, predictors, config, progress)
         else:
             threads = args.threads or max(1, torch.get_num_threads() // args.workers)
-            result = evaluate_in_workers(cases, specs, models, config, args.workers, threads, args.device, case_done)
+            result = evaluate_in_workers(cases, specs, models, config, args.workers, threads, args.device, case_done,
+                                         adaptation)
     finally:
         bar.close()
     meta["wall_seconds"] = time.perf_counter() - start
@@ -145,6 +149,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="global seed of the annotated-slice draw")
     p.add_argument("--axis", type=int, choices=(0, 1, 2), default=0, help="array axis of the annotated slice (0 = k)")
     p.add_argument("--worst", type=int, default=3, help="overlay PNGs of this many lowest-Dice cases per method and dataset")
+    p.add_argument("--adapt-steps", type=int, default=DEFAULT_ADAPT_STEPS,
+                   help="per-scan adaptation steps of the improved+adapt method")
+    p.add_argument("--adapt-seconds", type=float, default=0.0, help="time cap of that adaptation per structure (0: none)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     p.add_argument("--threads", type=int, help="CPU threads for torch, per worker (default: torch's choice, "
                    "divided among the workers)")
