@@ -78,18 +78,40 @@ def model_line(identity: dict) -> str:
             f"{net.get('arch')} encoder, {planned} training steps planned; {notes or 'no export notes'}")
 
 
+def _run_line(meta: dict, records: int) -> str:
+    took = "was stopped early" if meta.get("wall_seconds") is None else f"took {meta['wall_seconds'] / 60:.0f} min"
+    return f"`{meta['command']}`: started {meta['started']}, {took}, {records} results on {meta['machine']}."
+
+
+def merged_results(paths: list) -> dict:
+    """One result from several results.json files made with the same methods and models: the records
+    of each file replace those of the earlier files for the datasets it covers (so a dataset rerun
+    with changed defaults, or a run stopped early and finished by another, gives one table).
+    ``meta["runs"]`` lists every run with the number of results taken from it."""
+    parts = [json.loads(Path(path).read_text(encoding="utf-8")) for path in paths]
+    records: list = []
+    for k, part in enumerate(parts):
+        covered = {r["dataset"] for r in part["records"]}
+        records = [r for r in records if r["dataset"] not in covered] + [dict(r, run=k) for r in part["records"]]
+    meta = dict(parts[-1]["meta"])
+    meta["runs"] = [(part["meta"], sum(r["run"] == k for r in records)) for k, part in enumerate(parts)]
+    meta["cases"] = sorted({f"{r['dataset']}/{r['case_id']}" for r in records})
+    return {"meta": meta, "records": records}
+
+
 def section(result: dict, command: str) -> str:
-    """The RESULTS.md section: command, models, machine and time, then the tables."""
+    """The RESULTS.md section: command(s), models, machine and time, targets, then the tables."""
     meta = result["meta"]
     models = [f"- `{name}`: {model_line(m)}" for name, m in meta["models"].items()]
     datasets = sorted({c.split("/")[0] for c in meta["cases"]})
+    runs = meta.get("runs") or [(dict(meta, command=command), len(result["records"]))]
     lines = [
         "## Sli2Vol evaluation on the dev set (paper protocol)", "",
         f"`{command}`", "",
         (f"{len(meta['cases'])} labelled volumes ({', '.join(datasets)}); annotated slice drawn with seed "
         f"{meta['seed']} among the +-3 slices around the largest one along array axis {meta['axis']}; "
-        "3-D Dice per volume."),
-        f"Run started {meta['started']}, took {meta['wall_seconds'] / 60:.0f} min on {meta['machine']}.", "",
+        "3-D Dice per volume."), "",
+        *(f"- {_run_line(run, n)}" for run, n in runs if n), "",
         "Methods: " + ", ".join(f"`{m['name']}` ({m['model'] or 'OpenCV DIS optical flow'}"
                                 + (", verification" if m["verification"] else "") + ")" for m in meta["methods"]) + ".",
         "", "Models:", *models, "",
@@ -103,13 +125,15 @@ def section(result: dict, command: str) -> str:
         lines += ["", f"### {half.capitalize()} half ({cases} cases, split seed {meta.get('split_seed', 0)})", "",
                   markdown_tables(summarise(records)).replace("\n### ", "\n#### ")]
     if len(halves) > 1:
-        lines += ["", "### Both halves", "", markdown_tables(result["summary"]).replace("\n### ", "\n#### ")]
+        lines += ["", "### Both halves", "", markdown_tables(summarise(result["records"])).replace("\n### ", "\n#### ")]
     return "\n".join(lines)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("data", help="folder with manifest.json (e.g. ../shared/data)")
+    p.add_argument("data", nargs="?", help="folder with manifest.json (e.g. ../shared/data)")
+    p.add_argument("--from-results", nargs="+", metavar="RESULTS_JSON",
+                   help="do not evaluate: rebuild the section from these results.json files (see merged_results)")
     p.add_argument("--model", action="append", metavar="NAME=PATH",
                    help="edge=... and raw=... for the paper's ablation (default: the bundled model)")
     p.add_argument("--methods", nargs="+", help="methods to run (default: those the models allow)")
@@ -123,6 +147,13 @@ def main() -> int:
     p.add_argument("--threads", type=int, help="CPU threads for torch (per worker)")
     p.add_argument("--workers", type=int, help="cases evaluated at once in separate processes")
     args = p.parse_args()
+    command = shlex.join(["python", "benchmarks/evaluate_dev.py", *sys.argv[1:]])
+    if args.from_results:
+        replace_section(args.results, "sli2vol-eval", section(merged_results(args.from_results), command))
+        print(f"rewrote the sli2vol-eval section of {args.results}")
+        return 0
+    if args.data is None:
+        p.error("give DATA_DIR (or --from-results)")
     argv = ["evaluate", args.data, "-o", args.out, "--force", "--datasets", *args.datasets, "--split", args.split]
     for value in args.model or []:
         argv += ["--model", value]
@@ -137,7 +168,6 @@ def main() -> int:
     if rc:
         return rc
     result = json.loads((Path(args.out) / "results.json").read_text(encoding="utf-8"))
-    command = shlex.join(["python", "benchmarks/evaluate_dev.py", *sys.argv[1:]])
     replace_section(args.results, "sli2vol-eval", section(result, command))
     print(f"rewrote the sli2vol-eval section of {args.results}")
     return 0

@@ -20,7 +20,12 @@ import torch
 from sli2vol.engine.propagation import PropagationConfig
 from sli2vol.engine.verification import VerificationConfig
 from sli2vol.evaluation.cases import SPLITS, cases_from_manifest
-from sli2vol.evaluation.methods import OPTICAL_FLOW, model_identity, optical_flow_predictor, propagation_predictor
+from sli2vol.evaluation.methods import (
+    OPTICAL_FLOW,
+    model_identity,
+    optical_flow_predictor,
+    propagation_predictor,
+)
 from sli2vol.evaluation.protocol import EvaluationConfig, evaluate
 from sli2vol.evaluation.report import machine_description, markdown_tables, summarise, write_results
 from sli2vol.io.model_io import load_model

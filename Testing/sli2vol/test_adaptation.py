@@ -1,5 +1,7 @@
 """Per-scan self-supervised adaptation: a fine-tuned copy, never the original; seeded; cancellable;
 it repairs a weak model on a phantom."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -27,7 +29,7 @@ def _state(model) -> dict:
 
 
 def test_region_volume_covers_the_annotation_along_the_axis(phantom):
-    image, labels, _ = phantom
+    image = phantom[0]
     volume = _scan_volume(phantom)
     assert volume.data.shape[0] == image.shape[0] and volume.data.dtype == np.uint8
     assert all(48 <= n <= m for n, m in zip(volume.data.shape[1:], image.shape[1:]))
@@ -36,13 +38,13 @@ def test_region_volume_covers_the_annotation_along_the_axis(phantom):
 def test_adaptation_changes_a_copy_and_not_the_model(trained_model_path, phantom):
     model = load_model(trained_model_path)
     before = _state(model)
-    file_bytes = open(trained_model_path, "rb").read()
+    file_bytes = Path(trained_model_path).read_bytes()
     adapted = adapted_model(model, _scan_volume(phantom), AdaptationConfig(steps=3, **SMALL))
     after = _state(adapted)
     assert set(after) == set(before)
     assert any(not torch.equal(after[k], before[k]) for k in before)
     assert all(torch.equal(v, before[k]) for k, v in _state(model).items())
-    assert open(trained_model_path, "rb").read() == file_bytes
+    assert Path(trained_model_path).read_bytes() == file_bytes
     assert not adapted.training and not any(p.requires_grad for p in adapted.parameters())
     assert adapted.stride == model.stride and adapted.window_radius == model.window_radius
 
@@ -74,11 +76,11 @@ def test_adaptation_repairs_a_weak_model(phantom):
     mask = one_slice_annotation(labels, largest_slice(labels == 1, True, 0))
     before_state = _state(weak)
     scores = {}
-    for steps in (0, 30):
-        config = PropagationConfig(axis=0, adaptation=AdaptationConfig(steps=steps, lr=1e-3))
-        result = propagate_volume(image, mask, spacing, weak, config)
+    for steps in (0, 40):
+        adaptation = AdaptationConfig(steps=steps, lr=2e-3, batch_size=2, crop=64)
+        result = propagate_volume(image, mask, spacing, weak, PropagationConfig(axis=0, adaptation=adaptation))
         scores[steps] = np.mean([dice(result == label, labels == label) for label in (1, 2)])
-    assert scores[30] > scores[0] + 0.05, scores
+    assert scores[40] > scores[0] + 0.08, scores  # measured: 0.81 -> 0.97
     assert all(torch.equal(v, before_state[k]) for k, v in _state(weak).items())
 
 

@@ -1,6 +1,12 @@
 import numpy as np
 import pytest
-from sli2vol.engine.verification import VerificationConfig, looks_like_foreground, ring_around, verify_mask
+from sli2vol.engine.verification import (
+    VerificationConfig,
+    looks_like_foreground,
+    ring_around,
+    ring_shaped,
+    verify_mask,
+)
 
 
 def _disc(shape, centre, radius):
@@ -82,3 +88,17 @@ def test_switched_off_returns_the_propagated_mask_and_leaves_inputs():
     np.testing.assert_array_equal(out, propagated)
     np.testing.assert_array_equal(propagated, before)
     assert out is not propagated
+
+
+def test_ring_shaped_masks_keep_their_hole():
+    """A myocardium-like ring (dark) around a bright blood pool: the verified mask stays a ring with
+    keep_holes, and becomes a disc covering the blood pool when holes are always filled (paper)."""
+    ring = _disc((60, 60), (30, 30), 16) & ~_disc((60, 60), (30, 30), 9)
+    image = np.where(_disc((60, 60), (30, 30), 9), 1.0, np.where(ring, 0.3, 0.6))
+    assert ring_shaped(ring) and not ring_shaped(_disc((60, 60), (30, 30), 16))
+    kept = verify_mask(image, ring, image, ring.copy(), VerificationConfig())
+    assert not kept[30, 30] and kept.sum() == pytest.approx(ring.sum(), rel=0.05)
+    filled = verify_mask(image, ring, image, ring.copy(), VerificationConfig(keep_holes=False))
+    assert filled[30, 30] and filled.sum() > 1.4 * ring.sum()
+    small_hole = _disc((60, 60), (30, 30), 16) & ~_disc((60, 60), (30, 30), 2)  # a few unlabelled pixels
+    assert not ring_shaped(small_hole) and verify_mask(image, small_hole, image, small_hole.copy())[30, 30]
