@@ -22,10 +22,22 @@ class VerificationConfig:
     keep_holes: bool = True  # ring-shaped masks (e.g. myocardium) keep their hole; False: always fill holes (paper)
 
 
-def ring_shaped(mask: np.ndarray) -> bool:
-    """Does ``mask`` (H, W) bool enclose holes of at least ``RING_HOLE_FRACTION`` of its area (a ring
-    such as the myocardium around the blood pool, not a solid organ with a few unlabelled pixels)?"""
-    holes = int(np.count_nonzero(ndimage.binary_fill_holes(mask) & ~mask))
+def close_mask(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """Morphological closing of ``mask`` (H, W) bool: ``iterations`` dilations, then as many erosions
+    (the image border counts as inside, so masks touching it are not eroded from there)."""
+    if iterations <= 0 or not mask.any():
+        return mask
+    grown = ndimage.binary_dilation(mask, iterations=iterations)
+    return ndimage.binary_erosion(grown, iterations=iterations, border_value=1)
+
+
+def ring_shaped(mask: np.ndarray, closing_iterations: int = 0) -> bool:
+    """Does ``mask`` (H, W) bool, closed with ``closing_iterations`` (so that a ring broken by a gap
+    the clean-up would close counts), enclose holes of at least ``RING_HOLE_FRACTION`` of its area?
+    True for a ring such as the myocardium around the blood pool; False for a solid organ with a few
+    unlabelled pixels."""
+    closed = close_mask(mask, closing_iterations)
+    holes = int(np.count_nonzero(ndimage.binary_fill_holes(closed) & ~closed))
     return holes >= RING_HOLE_FRACTION * max(int(np.count_nonzero(mask)), 1)
 
 
@@ -91,12 +103,8 @@ def verify_mask(
         kept &= looks_like_foreground(next_slice, inside, prev_slice[ring], config.rule)
         if config.growth_z > 0:
             kept &= prev_mask | close_to_foreground(next_slice, inside, config.growth_z)
-    fill = not (config.keep_holes and ring_shaped(prev_mask))
+    fill = not (config.keep_holes and ring_shaped(prev_mask, config.closing_iterations))
     if fill:
         kept = ndimage.binary_fill_holes(kept)
-    if config.closing_iterations > 0 and kept.any():
-        kept = ndimage.binary_dilation(kept, iterations=config.closing_iterations)
-        kept = ndimage.binary_erosion(kept, iterations=config.closing_iterations, border_value=1)
-        if fill:
-            kept = ndimage.binary_fill_holes(kept)
-    return kept
+    kept = close_mask(kept, config.closing_iterations)
+    return ndimage.binary_fill_holes(kept) if fill and config.closing_iterations > 0 else kept
