@@ -84,16 +84,21 @@ def _run_line(meta: dict, records: int) -> str:
 
 
 def merged_results(paths: list) -> dict:
-    """One result from several results.json files made with the same methods and models: the records
-    of each file replace those of the earlier files for the datasets it covers (so a dataset rerun
-    with changed defaults, or a run stopped early and finished by another, gives one table).
-    ``meta["runs"]`` lists every run with the number of results taken from it."""
+    """One result from several results.json files made with the same models: the records of each file
+    replace those of the earlier files for the (dataset, structure, method) triples it covers (so a
+    structure rerun with changed defaults, or a run stopped early and finished by another, gives one
+    table). ``meta["runs"]`` lists every run with the number of results taken from it."""
     parts = [json.loads(Path(path).read_text(encoding="utf-8")) for path in paths]
+
+    def key(record: dict) -> tuple:
+        return record["dataset"], record["structure"], record["method"]
+
     records: list = []
     for k, part in enumerate(parts):
-        covered = {r["dataset"] for r in part["records"]}
-        records = [r for r in records if r["dataset"] not in covered] + [dict(r, run=k) for r in part["records"]]
+        covered = {key(r) for r in part["records"]}
+        records = [r for r in records if key(r) not in covered] + [dict(r, run=k) for r in part["records"]]
     meta = dict(parts[-1]["meta"])
+    meta["methods"] = list({m["name"]: m for part in parts for m in part["meta"]["methods"]}.values())
     meta["runs"] = [(part["meta"], sum(r["run"] == k for r in records)) for k, part in enumerate(parts)]
     meta["cases"] = sorted({f"{r['dataset']}/{r['case_id']}" for r in records})
     return {"meta": meta, "records": records}
