@@ -1,5 +1,10 @@
 """Sli2Vol: propagate a single annotated slice through a 3-D volume (Qt-free core)."""
-from sli2vol.engine.propagation import PropagationConfig, propagate_volume
+from sli2vol.engine.propagation import (
+    PropagationConfig,
+    PropagationResult,
+    propagate_volume,
+    propagate_volume_with_confidence,
+)
 from sli2vol.engine.verification import VerificationConfig
 from sli2vol.errors import InputError, ModelError, PropagationCancelled
 from sli2vol.io.model_io import default_model_path, load_model
@@ -9,8 +14,10 @@ __all__ = [
     "ModelError",
     "PropagationCancelled",
     "PropagationConfig",
+    "PropagationResult",
     "VerificationConfig",
     "default_model_path",
     "load_model",
     "propagate_volume",
+    "propagate_volume_with_confidence",
 ]

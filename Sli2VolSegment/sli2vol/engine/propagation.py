@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from sli2vol.engine.affinity import DEFAULT_BAND_BYTES
 from sli2vol.engine.annotation import anchors_by_label, detect_annotation_axis, validate_mask, validate_volume
+from sli2vol.engine.confidence import chain_confidence, slice_confidence
 from sli2vol.engine.device import select_device
 from sli2vol.engine.normalization import intensity_window
 from sli2vol.engine.pair_propagator import PairPropagator
@@ -176,7 +177,24 @@ def _planned_steps(anchors: list, n_slices: int, limits: tuple) -> int:
     return min(anchors[0], limits[0]) + between + min(n_slices - 1 - anchors[-1], limits[1])
 
 
-def propagate_volume(
+@dataclass
+class PropagationResult:
+    """Labels and per-slice confidence of one propagation."""
+
+    labels: np.ndarray  # like the mask: see propagate_volume
+    axis: int  # array axis the propagation ran along
+    anchors: dict  # {label: sorted annotated slice indices along axis}
+    confidence: dict  # {label: {slice index along axis: confidence in [0, 1]}} of every propagated slice
+
+
+def propagate_volume(image: np.ndarray, mask: np.ndarray, *args, **kwargs) -> np.ndarray:
+    """Propagate the annotated slice(s) of ``mask`` through ``image``: the labels of
+    :func:`propagate_volume_with_confidence`, which takes the same arguments (``spacing``, ``model``,
+    ``config``, ``progress``, ``cancel``)."""
+    return propagate_volume_with_confidence(image, mask, *args, **kwargs).labels
+
+
+def propagate_volume_with_confidence(
     image: np.ndarray,
     mask: np.ndarray,
     spacing=(1.0, 1.0, 1.0),
@@ -184,7 +202,7 @@ def propagate_volume(
     config: Optional[PropagationConfig] = None,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelCheck] = None,
-) -> np.ndarray:
+) -> PropagationResult:
     """Propagate the annotated slice(s) of ``mask`` through ``image``.
 
     Args:
@@ -199,8 +217,10 @@ def propagate_volume(
         cancel: polled after every step; returning True raises :class:`PropagationCancelled`.
 
     Returns:
-        A new label array like ``mask``: propagated labels everywhere, the input's annotated voxels
-        unchanged, and on each label's annotated slices exactly that label's annotation.
+        A :class:`PropagationResult`: ``labels``, a new label array like ``mask`` (propagated labels
+        everywhere, the input's annotated voxels unchanged, and on each label's annotated slices
+        exactly that label's annotation), and per label the confidence of each slice it was
+        propagated to (:func:`sli2vol.engine.confidence.chain_confidence`).
     """
     config = config or PropagationConfig()
     validate_volume(image)
@@ -229,6 +249,7 @@ def propagate_volume(
 
     out = np.zeros(stack.shape, dtype=np.int32)
     best = np.zeros(stack.shape, dtype=np.float16)
+    confidence = {label: {} for label in anchors}
     for label, label_anchors in anchors.items():
         shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config, spacing[axis])
         slices = SliceSource(stack, window, shape_hw)
@@ -242,6 +263,7 @@ def propagate_volume(
         run.propagator = PairPropagator(label_model, slices, device, config.verification, config.use_roi,
                                         config.band_bytes)
         for k, vote, prob in _label_scores(run, anchor_masks, label_anchors, n, limits):
+            confidence[label][k] = slice_confidence(vote, prob)
             vote, prob = resize_plane(vote, native_hw), resize_plane(prob, native_hw)
             score = (vote + 0.01 * prob).astype(np.float16)
             win = (vote >= 0.5) & (score > best[k])
@@ -255,4 +277,6 @@ def propagate_volume(
         np.moveaxis(result, axis, 0)[label_anchors] = on_anchor
     annotated = labels_in != 0
     result[annotated] = labels_in[annotated]
-    return result.astype(mask.dtype if mask.dtype != bool else np.uint8, copy=False)
+    labels = result.astype(mask.dtype if mask.dtype != bool else np.uint8, copy=False)
+    confidence = {label: chain_confidence(confidence[label], anchors[label]) for label in anchors}
+    return PropagationResult(labels, axis, anchors, confidence)

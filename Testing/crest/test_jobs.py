@@ -1,0 +1,89 @@
+"""Background jobs: command line, progress read while written, status, a kill mid-way and a resume."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from crest_tools.jobs import Job, JobWorkspace, TrainingOptions, last_error_line
+from crest_tools.progress_reader import ProgressReader, TrainingProgress
+
+OPTIONS = TrainingOptions(method="crest", generations=2, steps=60, batch_size=16, unlabelled_ratio=2,
+                          threshold=0.9, device="cpu", checkpoint_interval=10, log_interval=5)
+
+
+def wait_for(condition, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_options_become_crest_train_arguments():
+    arguments = TrainingOptions(method="fixmatch", t_min=0.25, no_flip=True).arguments()
+    assert arguments[:2] == ["--method", "fixmatch"]
+    assert arguments[arguments.index("--t-min") + 1] == "0.25" and "--no-flip" in arguments
+    assert "--no-flip" not in TrainingOptions().arguments()
+    with pytest.raises(ValueError, match="method must be one of .* got 'mixmatch'"):
+        TrainingOptions(method="mixmatch")
+    with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
+        TrainingOptions(steps=0)
+
+
+def test_reader_keeps_its_offset_and_waits_for_a_complete_line(tmp_path):
+    log = tmp_path / "progress.jsonl"
+    reader = ProgressReader(log)
+    assert reader.read_new() == []
+    log.write_text('{"event": "start", "generation": 0, "generations": 2}\n{"event": "st')
+    assert [e["event"] for e in reader.read_new()] == ["start"]
+    with open(log, "a") as stream:
+        stream.write('ep", "generation": 0, "step": 5, "steps": 10, "loss": 1.5}\n')
+    events = reader.read_new()
+    assert [e["step"] for e in events] == [5] and reader.read_new() == []
+    with open(log, "a") as stream:  # a line cut by a kill, ended by the next writer
+        stream.write('{"event": "step", "gen\n{"event": "done"}\n')
+    progress = TrainingProgress()
+    progress.update(events + reader.read_new())
+    assert progress.done and progress.step == 5 and progress.fraction == 1.0
+
+
+def test_job_killed_mid_way_then_resumed(dataset_folder, tmp_path):
+    workspace = JobWorkspace(tmp_path / "workspace")
+    job = workspace.create("first", dataset_folder, OPTIONS)
+    with pytest.raises(ValueError, match="already exists"):
+        workspace.create("first", dataset_folder, OPTIONS)
+    assert job.status().state == "new"
+    process = job.start_subprocess()
+    wait_for(lambda: job.status().progress.step >= 20 or process.poll() is not None)
+    assert job.status().state == "running"
+    job.stop()
+    process.wait(timeout=30)
+    status = job.status()
+    assert status.state == "stopped" and status.progress.generation == 0 and not status.progress.done
+    assert 20 <= status.progress.step < 60 and (job.run_dir / "checkpoint.pt").exists()
+
+    # a fresh Job object (as after restarting Slicer) finds the same state; resume finishes the run
+    again = JobWorkspace(tmp_path / "workspace").jobs()
+    assert [j.name for j in again] == ["first"] and again[0].status().state == "stopped"
+    assert job.start_subprocess().wait(timeout=300) == 0
+    status = job.status()
+    assert status.state == "finished", last_error_line(job.output_log)
+    assert [g["generation"] for g in status.progress.history] == [0, 1]
+    events = [json.loads(line)["event"] for line in (job.run_dir / "progress.jsonl").read_text().splitlines()
+              if line.startswith("{") and line.endswith("}")]
+    assert events[0] == "start" and "resume" in events and events[-1] == "done"
+    assert status.progress.fraction == 1.0 and "done" in status.progress.text()
+
+
+def test_failed_job_reports_its_error_line(tmp_path):
+    with pytest.raises(ValueError, match="no dataset at"):
+        JobWorkspace(tmp_path).create("bad", tmp_path / "missing", OPTIONS)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "manifest.json").write_text("{not json")
+    job = JobWorkspace(tmp_path).create("bad", tmp_path / "broken", OPTIONS)
+    code = job.start_subprocess().wait(timeout=120)
+    status = job.status()
+    assert code != 0 and status.state == "failed"
+    assert "error" in status.error and "manifest.json" in status.error  # the crest error line names the file
+    assert Job(job.folder).record()["exit"]["code"] == code

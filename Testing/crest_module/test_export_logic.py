@@ -1,0 +1,154 @@
+"""Export of patches from a slicer-core scene: counts, labels, volume ids, split, centres, atomic writing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import slicer
+from crest_tools.dataset_format import load_dataset
+from crest_tools.export_settings import ClassMapping, ExportSettings, parse_class_table, terminology_name
+from crest_tools.patch_export import export_settings_of, write_export
+from crest_tools.patch_sampling import patches_for_segment
+from CReSTToolsLib.export_logic import plan_scene_export
+from crest_scene import BACKGROUND, INTENSITY
+
+MAPPING = ClassMapping(parse_class_table("left kidney = kidney\nskip me ="))
+# window 0..255 keeps the synthetic intensities (all < 255) unchanged in the uint8 patches
+SETTINGS = ExportSettings(
+    planes=("axial", "coronal"), patch_px=9, patch_mm=9.0, channels=3, window=(0, 255),
+    voxels_per_patch=24, max_patches_per_segment=20, unlabelled_per_volume=5, test_fraction=0.34, seed=3,
+)
+VOXELS = {"liver": 1152, "spleen": 216, "kidney": 48}
+SEGMENTS = {"axial": ("liver", "spleen", "kidney"), "oblique": ("liver", "spleen", "kidney"), "finer": ("liver", "kidney")}
+
+
+def scene_state(scene, pairs):
+    """Everything the export must leave unchanged: node count, voxels, segment names and labelmaps."""
+    from CReSTToolsLib.node_arrays import segment_array
+
+    state = [scene.GetNumberOfNodes()]
+    for volume, segmentation in pairs:
+        state.append(slicer.util.arrayFromVolume(volume).copy())
+        if segmentation is not None:
+            seg = segmentation.GetSegmentation()
+            for i in range(seg.GetNumberOfSegments()):
+                state.append(seg.GetNthSegment(i).GetName())
+                state.append(segment_array(segmentation, seg.GetNthSegmentID(i))[0].copy())
+    return state
+
+
+def assert_same_state(before, after):
+    assert len(before) == len(after)
+    for a, b in zip(before, after):
+        assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
+
+
+def test_export_counts_labels_split_and_centres(synthetic_scene, tmp_path):
+    scene, pairs = synthetic_scene
+    before = scene_state(scene, pairs)
+    plan = plan_scene_export(pairs, SETTINGS, MAPPING)
+    summary = plan.summary
+
+    # one test volume out of the three segmented ones; the unsegmented one is unlabelled
+    assert [len(summary.volumes[s]) for s in ("labelled", "unlabelled", "test")] == [2, 1, 1]
+    assert plan.split["plain"] == "unlabelled"
+    per_plane = {name: patches_for_segment(v, SETTINGS) for name, v in VOXELS.items()}
+    assert per_plane == {"liver": 20, "spleen": 9, "kidney": 2}
+    for part in ("labelled", "test"):
+        expected = {name: 0 for name in VOXELS}
+        for volume in summary.volumes[part]:
+            for name in SEGMENTS[volume]:
+                expected[name] += 2 * per_plane[name]  # two planes
+        assert dict(zip(summary.class_names, summary.counts[part])) == expected
+    training = [v for v in ("axial", "oblique", "finer", "plain") if plan.split[v] != "test"]
+    assert summary.unknown == 2 * 5 * len(training)
+    assert summary.class_names[0] == "liver" and "skip me" not in summary.class_names
+    assert summary.imbalance_ratio == pytest.approx(summary.counts["labelled"][0] / min(summary.counts["labelled"]))
+    assert "imbalance ratio" in summary.text()
+
+    manifest = write_export(plan, tmp_path / "dataset")
+    dataset = load_dataset(manifest)
+    assert dataset.images.shape[1:] == (3, 9, 9)
+    assert_same_state(before, scene_state(scene, pairs))
+
+    # every patch centre holds its class's intensity; unknown-class centres hold the background
+    centre = np.rint(dataset.images[:, 1, 4, 4] * 255).astype(int)
+    value_of = {i: INTENSITY[name] for i, name in enumerate(dataset.class_names)}
+    for index, label in enumerate(dataset.labels):
+        assert centre[index] == (value_of[int(label)] if label >= 0 else BACKGROUND)
+    # volume ids and split per patch follow the volume split
+    for part, index in dataset.splits.items():
+        volumes = set(training) if part == "unlabelled" else set(summary.volumes[part])  # + unknown-class patches
+        assert {dataset.volume_ids[i] for i in index} == volumes
+        assert np.array_equal(np.bincount(dataset.labels[index][dataset.labels[index] >= 0],
+                                          minlength=3), summary.counts[part])
+    assert (dataset.labels[dataset.splits["unlabelled"]] == -1).sum() == summary.unknown
+    stored, section = export_settings_of(manifest)
+    assert stored == SETTINGS and section["class_mapping"]["classes"] == {"left kidney": "kidney", "skip me": ""}
+
+
+def test_same_seed_same_export_and_other_seed_other_split(synthetic_scene):
+    _, pairs = synthetic_scene
+    first, again = plan_scene_export(pairs, SETTINGS, MAPPING), plan_scene_export(pairs, SETTINGS, MAPPING)
+    assert first.split == again.split
+    assert all(np.array_equal(a.class_centres["liver"], b.class_centres["liver"])
+               for a, b in zip(first.volumes[:3], again.volumes[:3]))
+    splits = {tuple(sorted(plan_scene_export(pairs, SETTINGS.__class__(**{**SETTINGS.to_dict(), "seed": s}),
+                                             MAPPING).summary.volumes["test"])) for s in range(6)}
+    assert len(splits) > 1
+
+
+def test_fixed_split_and_missing_class_is_refused_before_writing(synthetic_scene, tmp_path):
+    _, pairs = synthetic_scene
+    plan = plan_scene_export(pairs, SETTINGS, MAPPING, fixed_split={"axial": "test", "oblique": "test"})
+    assert plan.summary.volumes["labelled"] == ["finer"]
+    assert plan.summary.missing_labelled() == ["spleen"]
+    with pytest.raises(ValueError, match=r"classes without labelled patches: \['spleen'\]"):
+        write_export(plan, tmp_path / "dataset")
+    assert not (tmp_path / "dataset").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_existing_folder_is_kept_unless_overwrite(synthetic_scene, tmp_path):
+    _, pairs = synthetic_scene
+    plan = plan_scene_export(pairs, SETTINGS, MAPPING)
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("old")
+    with pytest.raises(ValueError, match="already exists"):
+        write_export(plan, folder)
+    assert (folder / "keep.txt").read_text() == "old"
+    write_export(plan, folder, overwrite=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["arrays.npz", "manifest.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["dataset"]
+
+
+def test_terminology_names_the_class_unless_switched_off(synthetic_scene):
+    _, pairs = synthetic_scene
+    volume, segmentation = pairs[0]
+    logic = slicer.vtkSlicerTerminologiesModuleLogic
+    spleen = segmentation.GetSegmentation().GetSegment(
+        segmentation.GetSegmentation().GetSegmentIdBySegmentName("spleen"))
+    spleen.SetTerminology(logic.SerializeTerminologyEntry(
+        "Segmentation category and type - 3D Slicer General Anatomy list", "123037004", "SCT",
+        "Anatomical Structure", "78961009", "SCT", "Spleen", "", "", "", "", "", "", "", "", "", ""))
+    default_entry = slicer.vtkSegment().GetTerminology()
+    assert "^Tissue~" in default_entry and terminology_name(default_entry) is None  # generic default ignored
+    plan = plan_scene_export([(volume, segmentation)], ExportSettings(test_fraction=0.0), ClassMapping())
+    assert set(plan.summary.class_names) == {"liver", "Spleen", "kidney"}
+    plan = plan_scene_export([(volume, segmentation)], ExportSettings(test_fraction=0.0),
+                             ClassMapping(use_terminology=False))
+    assert set(plan.summary.class_names) == {"liver", "spleen", "kidney"}
+
+
+def test_bad_settings_quote_the_value():
+    with pytest.raises(ValueError, match="channels must be odd and >= 1, got 2"):
+        ExportSettings(channels=2)
+    with pytest.raises(ValueError, match=r"planes must be distinct names .* got \['axial', 'top'\]"):
+        ExportSettings(planes=("axial", "top"))
+    with pytest.raises(ValueError, match="line 2 has no '=' or '->'"):
+        parse_class_table("a = b\nnonsense")
+    with pytest.raises(ValueError, match=r"unknown export settings \['size'\]"):
+        ExportSettings.from_dict({"size": 3})
+    assert json.loads(json.dumps(ExportSettings().to_dict())) == ExportSettings().to_dict()
