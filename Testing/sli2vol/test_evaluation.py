@@ -7,7 +7,14 @@ import SimpleITK as sitk
 from scipy import ndimage
 from sli2vol.cli import main
 from sli2vol.errors import InputError
-from sli2vol.evaluation.cases import Case, assign_halves, cases_from_manifest, load_case, select_split, target_group
+from sli2vol.evaluation.cases import (
+    Case,
+    assign_halves,
+    cases_from_manifest,
+    load_case,
+    select_split,
+    target_group,
+)
 from sli2vol.evaluation.methods import method_specs
 from sli2vol.evaluation.optical_flow import propagate_optical_flow
 from sli2vol.evaluation.overlays import crop_box
