@@ -107,9 +107,10 @@ def section(records: list, command: str, meta: dict) -> str:
         "## Sli2Vol per-slice confidence (where to check)", "",
         f"`{command}`", "",
         (f"{sum(len(c) for c in cases.values())} labelled volumes ("
-         + ", ".join(f"{d}: {', '.join(c)}" for d, c in cases.items())
+         + ", ".join(f"{d} {len(c)}" for d, c in cases.items())
          + f"), {s['structures']} structures, {s['slices']} propagated slices; one annotated slice per structure "
-         f"drawn as in the dev-set evaluation (seed {meta['seed']}, axis 0); bundled model, default engine. "
+         f"drawn as in the dev-set evaluation (seed {meta['seed']}, axis 0); bundled model, default engine; top-{TOP} "
+         f"figures per structure (each structure is one propagation). "
          f"{meta['time']}"), "",
         ("Confidence of a slice: the minimum, over the slices from the annotation to it, of the local confidence = "
         "sharpness of the warped probabilities (mean |2p-1| where the slice was decided) x agreement (IoU) of the "
@@ -185,6 +186,8 @@ def main() -> int:
     p.add_argument("--no-results", action="store_true", help="do not rewrite benchmarks/RESULTS.md")
     args = p.parse_args()
     records = list(read_records(args.from_records).values()) if args.from_records else run(args)
+    if not records:
+        p.error(f"no records to summarise (files: {args.from_records or args.out})")
     print(json.dumps(summarize(records), indent=1))
     note = args.time_note or (f"{sum(r.get('seconds', 0) for r in records) / 60:.0f} min of propagation on "
                               f"{platform.machine()}, torch {torch.__version__} with {args.threads} thread(s), "

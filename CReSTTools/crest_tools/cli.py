@@ -17,7 +17,7 @@ import torch
 
 from .config import ARCHITECTURES, METHODS, CrestConfig, FixMatchConfig, ModelConfig, RunConfig
 from .crest import CrestRun, evaluate_on_test
-from .dataset_format import DatasetError, load_dataset, manifest_path, normalised_images
+from .dataset_format import DatasetError, load_arrays, load_dataset, manifest_path, normalised_images
 from .distributed import barrier, resolve_device, setup_placement
 from .inference import load_trained_model, predict_logits, softmax
 from .metrics import logit_adjusted
@@ -217,10 +217,7 @@ def _print_report(metrics: dict, class_names: list[str]) -> None:
 def command_predict(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     trained = load_trained_model(RunDirectory(args.run_dir), device, args.generation)
-    with np.load(args.arrays) as arrays:
-        if "images" not in arrays:
-            raise DatasetError(f"{args.arrays} lacks the array 'images' (has {sorted(arrays.files)})")
-        images = normalised_images(arrays["images"], args.window, args.arrays)
+    images = normalised_images(load_arrays(args.arrays, required=("images",))["images"], args.window, args.arrays)
     logits = predict_logits(trained.model, images, device)
     if args.logit_adjustment:
         logits = logit_adjusted(logits, trained.prior)

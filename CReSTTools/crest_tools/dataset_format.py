@@ -19,6 +19,9 @@ training (labelled / unlabelled) and test: splits are patient-level.
 from __future__ import annotations
 
 import json
+import math
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,27 +128,51 @@ def load_dataset(path: str | Path) -> Dataset:
         raise DatasetError(f"dataset manifest not found: {path}")
     try:
         manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DatasetError(f"{path} is not valid JSON: {error}") from error
     _check_manifest(manifest, path)
     arrays_path = path.parent / manifest["arrays"]
-    if not arrays_path.is_file():
-        raise DatasetError(f"arrays file named by the manifest not found: {arrays_path}")
-    with np.load(arrays_path) as arrays:
-        for key in ("images", "labels"):
-            if key not in arrays:
-                raise DatasetError(f"{arrays_path} lacks the array {key!r} (has {sorted(arrays.files)})")
-        images, labels = arrays["images"], arrays["labels"]
-        volume_index = arrays.get("volume_index", None)
-    images = normalised_images(images, manifest.get("intensity_window"), arrays_path)
-    labels = _checked_labels(labels, len(images), len(manifest["class_names"]))
-    splits = _checked_splits(manifest["splits"], labels, len(images))
-    _check_labelled_classes(labels[splits["labelled"]], manifest["class_names"])
+    arrays = load_arrays(arrays_path, required=("images", "labels"), optional=("volume_index",))
+    images = normalised_images(arrays["images"], manifest.get("intensity_window"), arrays_path)
+    labels = _checked_labels(arrays["labels"], len(images), len(manifest["class_names"]), arrays_path)
+    splits = _checked_splits(manifest["splits"], labels, len(images), path)
+    _check_labelled_classes(labels[splits["labelled"]], manifest["class_names"], path)
     volume_ids = None
-    if volume_index is not None:
-        volume_ids = _checked_volume_ids(volume_index, manifest["volumes"], len(images))
-        _check_patient_level_split(volume_ids, splits)
+    if "volume_index" in arrays:
+        volume_ids = _checked_volume_ids(arrays["volume_index"], manifest.get("volumes"), len(images), arrays_path, path)
+        _check_patient_level_split(volume_ids, splits, path)
     return Dataset(images, labels, splits, list(manifest["class_names"]), volume_ids)
+
+
+def load_arrays(path: Path, required: Sequence[str], optional: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """The named arrays of an ``.npz`` file, read in full (so damaged data is found here).
+
+    Raises:
+        DatasetError: the file is missing, empty, not an npz archive, damaged, holds pickled objects,
+            or lacks a required array; the message names the file and the array.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"arrays file not found: {path}")
+    if path.stat().st_size == 0:
+        raise DatasetError(f"{path} is empty (0 bytes)")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise DatasetError(f"cannot read {path}: not an npz archive ({error})") from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DatasetError(f"{path} is a single .npy array, not an npz archive of named arrays")
+    with archive:
+        missing = [key for key in required if key not in archive.files]
+        if missing:
+            raise DatasetError(f"{path} lacks the array {missing[0]!r} (has {sorted(archive.files)})")
+        arrays = {}
+        for key in [*required, *(k for k in optional if k in archive.files)]:
+            try:
+                arrays[key] = archive[key]
+            except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+                raise DatasetError(f"cannot read array {key!r} of {path} ({error})") from error
+    return arrays
 
 
 def _check_manifest(manifest: dict, path: Path) -> None:
@@ -159,13 +186,27 @@ def _check_manifest(manifest: dict, path: Path) -> None:
         if key not in manifest:
             raise DatasetError(f"{path}: missing key {key!r}")
     names = manifest["class_names"]
-    if not isinstance(names, list) or len(names) < 2:
-        raise DatasetError(f"{path}: class_names must list at least 2 classes, got {names!r}")
+    if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
+        raise DatasetError(f"{path}: 'class_names' must list at least 2 class names (strings), got {names!r}")
     if len(set(names)) != len(names):
         raise DatasetError(f"{path}: class_names has duplicates: {names!r}")
-    missing = [s for s in ("labelled", "test") if s not in manifest["splits"]]
+    if not isinstance(manifest["arrays"], str) or not manifest["arrays"]:
+        raise DatasetError(f"{path}: 'arrays' must be a file name, got {manifest['arrays']!r}")
+    splits = manifest["splits"]
+    if not isinstance(splits, dict):
+        raise DatasetError(f"{path}: 'splits' must map split names to sample indices, got {type(splits).__name__}")
+    missing = [s for s in ("labelled", "test") if s not in splits]
     if missing:
         raise DatasetError(f"{path}: splits lacks {missing}")
+    for name, index in splits.items():
+        if not isinstance(index, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
+            raise DatasetError(f"{path}: split {name!r} must be a list of integer sample indices")
+    window = manifest.get("intensity_window")
+    if window is not None and not (
+        isinstance(window, list) and len(window) == 2
+        and all(isinstance(v, (int, float)) and math.isfinite(v) for v in window)
+    ):
+        raise DatasetError(f"{path}: 'intensity_window' must be null or [lo, hi] (two numbers), got {window!r}")
 
 
 def normalised_images(images: np.ndarray, window: Sequence[float] | None, where: str | Path) -> np.ndarray:
@@ -201,53 +242,57 @@ def normalised_images(images: np.ndarray, window: Sequence[float] | None, where:
     return images
 
 
-def _checked_labels(labels: np.ndarray, n: int, k: int) -> np.ndarray:
+def _checked_labels(labels: np.ndarray, n: int, k: int, where: Path) -> np.ndarray:
     if labels.shape != (n,):
-        raise DatasetError(f"labels must have shape ({n},) to match {n} images, got {labels.shape}")
+        raise DatasetError(f"{where}: labels must have shape ({n},) to match {n} images, got {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise DatasetError(f"labels must be integers, got {labels.dtype}")
+        raise DatasetError(f"{where}: labels must be integers, got {labels.dtype}")
     outside = labels[(labels >= k) | (labels < UNKNOWN_LABEL)]
     if outside.size:
         raise DatasetError(
-            f"labels {sorted(set(outside.tolist()))} are not class ids 0..{k - 1} (class_names has {k})"
+            f"{where}: labels {sorted(set(outside.tolist()))} are not class ids 0..{k - 1} (class_names has {k})"
         )
     return labels.astype(np.int64)
 
 
-def _checked_splits(raw: dict, labels: np.ndarray, n: int) -> dict[str, np.ndarray]:
+def _checked_splits(raw: dict, labels: np.ndarray, n: int, where: Path) -> dict[str, np.ndarray]:
     splits = {name: np.asarray(raw.get(name, []), dtype=np.int64) for name in SPLITS}
     seen = np.zeros(n, dtype=bool)
     for name, index in splits.items():
         if index.size and (index.min() < 0 or index.max() >= n):
-            raise DatasetError(f"split {name!r} has indices outside 0..{n - 1}")
+            raise DatasetError(f"{where}: split {name!r} has indices outside 0..{n - 1}")
         if seen[index].any() or len(np.unique(index)) != len(index):
-            raise DatasetError(f"split {name!r} repeats samples or overlaps an earlier split")
+            raise DatasetError(f"{where}: split {name!r} repeats samples or overlaps an earlier split")
         seen[index] = True
         if name != "unlabelled" and (labels[index] == UNKNOWN_LABEL).any():
-            raise DatasetError(f"split {name!r} has samples with unknown label -1; only 'unlabelled' may")
+            raise DatasetError(f"{where}: split {name!r} has samples with unknown label -1; only 'unlabelled' may")
     if splits["test"].size == 0:
-        raise DatasetError("split 'test' is empty")
+        raise DatasetError(f"{where}: split 'test' is empty")
     return splits
 
 
-def _check_labelled_classes(labelled: np.ndarray, class_names: Sequence[str]) -> None:
+def _check_labelled_classes(labelled: np.ndarray, class_names: Sequence[str], where: Path) -> None:
     counts = np.bincount(labelled, minlength=len(class_names))
     empty = [f"{i} ({class_names[i]})" for i in np.flatnonzero(counts == 0)]
     if empty:
-        raise DatasetError(f"classes without any labelled sample: {', '.join(empty)}")
+        raise DatasetError(f"{where}: classes without any labelled sample: {', '.join(empty)}")
 
 
-def _checked_volume_ids(volume_index: np.ndarray, volumes: list[dict], n: int) -> list[str]:
-    if volume_index.shape != (n,):
-        raise DatasetError(f"volume_index must have shape ({n},), got {volume_index.shape}")
+def _checked_volume_ids(volume_index: np.ndarray, volumes, n: int, arrays_path: Path, path: Path) -> list[str]:
+    if not isinstance(volumes, list) or not all(isinstance(v, dict) and "id" in v for v in volumes):
+        raise DatasetError(f"{path}: 'volumes' must list one {{\"id\": ...}} per source volume, as "
+                           f"{arrays_path.name} has 'volume_index'")
+    if volume_index.shape != (n,) or not np.issubdtype(volume_index.dtype, np.integer):
+        raise DatasetError(f"{arrays_path}: volume_index must be ({n},) integers, got {volume_index.shape} "
+                           f"{volume_index.dtype}")
     if volume_index.size and (volume_index.min() < 0 or volume_index.max() >= len(volumes)):
-        raise DatasetError(f"volume_index refers to volumes outside 0..{len(volumes) - 1}")
+        raise DatasetError(f"{arrays_path}: volume_index refers to volumes outside 0..{len(volumes) - 1}")
     ids = [str(v["id"]) for v in volumes]
     return [ids[i] for i in volume_index]
 
 
-def _check_patient_level_split(volume_ids: list[str], splits: dict[str, np.ndarray]) -> None:
+def _check_patient_level_split(volume_ids: list[str], splits: dict[str, np.ndarray], where: Path) -> None:
     train = {volume_ids[i] for name in ("labelled", "unlabelled") for i in splits[name]}
     shared = sorted(train & {volume_ids[i] for i in splits["test"]})
     if shared:
-        raise DatasetError(f"volumes in both training and test splits (split by patient): {shared[:5]}")
+        raise DatasetError(f"{where}: volumes in both training and test splits (split by patient): {shared[:5]}")

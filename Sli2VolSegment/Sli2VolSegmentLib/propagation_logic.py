@@ -7,6 +7,7 @@ import numpy as np
 from sli2vol.engine.annotation import annotated_slice_counts, detect_annotation_axis
 from sli2vol.engine.device import select_device
 from sli2vol.engine.propagation import PropagationConfig, propagate_volume_with_confidence
+from sli2vol.engine.threads import apply_thread_policy
 from sli2vol.engine.verification import VerificationConfig
 from sli2vol.errors import InputError
 from sli2vol.io.model_io import default_model_path, load_model
@@ -107,6 +108,7 @@ class Sli2VolLogic:
             max_slices_backward=options.max_slices_backward, max_slices_forward=options.max_slices_forward,
             verification=VerificationConfig(enabled=options.verification), device=str(device),
         )
+        apply_thread_policy("auto")  # the command line's choice: idle cores, threads sleep while waiting
         result = propagate_volume_with_confidence(image, annotation, volume_grid.spacing_kji(volume_node),
                                                   self.model(options.model_path, device), config, progress, cancel)
         labels, propagated, confidence = result.labels, {}, {}

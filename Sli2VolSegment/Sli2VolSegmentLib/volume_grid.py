@@ -22,7 +22,8 @@ def _vtk_matrix_to_numpy(matrix) -> np.ndarray:
     return np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
 
 
-def _numpy_to_vtk_matrix(array: np.ndarray):
+def vtk_matrix_from_numpy(array: np.ndarray):
+    """A vtkMatrix4x4 holding the (4, 4) ``array``."""
     import vtk
 
     matrix = vtk.vtkMatrix4x4()
@@ -74,7 +75,7 @@ def volume_geometry(volume_node):
     """An empty vtkOrientedImageData with the volume's voxel grid (extent and IJK -> RAS)."""
     geometry = _slicer().vtkOrientedImageData()
     geometry.SetExtent(volume_node.GetImageData().GetExtent())
-    geometry.SetGeometryFromImageToWorldMatrix(_numpy_to_vtk_matrix(ijk_to_ras(volume_node)))
+    geometry.SetGeometryFromImageToWorldMatrix(vtk_matrix_from_numpy(ijk_to_ras(volume_node)))
     return geometry
 
 

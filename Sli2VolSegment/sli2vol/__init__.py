@@ -1,4 +1,8 @@
 """Sli2Vol: propagate a single annotated slice through a 3-D volume (Qt-free core)."""
+from sli2vol.engine.threads import prefer_passive_wait
+
+prefer_passive_wait()  # before torch loads OpenMP: threads then sleep, not spin, while a busy core holds them up
+
 from sli2vol.engine.propagation import (
     PropagationConfig,
     PropagationResult,

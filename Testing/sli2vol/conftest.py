@@ -1,7 +1,6 @@
 """Shared fixtures: phantoms and a model trained in the test session by the project's own code."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from sli2vol.engine.normalization import intensity_window, normalize_intensity
@@ -39,11 +38,3 @@ def phantom():
     """(image, labels, spacing) of a held-out phantom with two structures."""
     return make_phantom(seed=7)
 
-
-def one_slice_annotation(labels: np.ndarray, index: int, axis: int = 0) -> np.ndarray:
-    """A mask holding only slice ``index`` (along ``axis``) of ``labels``."""
-    mask = np.zeros_like(labels)
-    sl = [slice(None)] * 3
-    sl[axis] = index
-    mask[tuple(sl)] = labels[tuple(sl)]
-    return mask

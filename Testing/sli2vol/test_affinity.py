@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from sli2vol.engine.affinity import local_affinity, warp
+from sli2vol.engine.affinity import local_affinity, warp, warp_mask
 
 
 def brute_force_affinity(f1: np.ndarray, f2: np.ndarray, r: int) -> np.ndarray:
@@ -65,3 +65,18 @@ def test_identical_distinctive_features_copy_the_mask():
 def test_shape_mismatch_is_rejected():
     with pytest.raises(ValueError, match="feature shapes differ"):
         local_affinity(torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 5), 1)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_warp_mask_equals_dense_warp_and_is_exact_away_from_the_outline(stride):
+    g = torch.Generator().manual_seed(stride)
+    f1, f2 = torch.randn(1, 6, 21, 17, generator=g), torch.randn(1, 6, 21, 17, generator=g)
+    yy, xx = torch.meshgrid(torch.arange(21 * stride), torch.arange(17 * stride), indexing="ij")
+    mask = ((yy - 9 * stride) ** 2 / 4 + (xx - 3 * stride) ** 2 < (6 * stride) ** 2).float()[None, None]
+    assert mask[..., 0, :].any()  # touches the image border
+    dense = warp(local_affinity(f1, f2, 2), mask, 2, stride)
+    sparse = warp_mask(f1, f2, mask, 2, stride, chunk_bytes=1)  # one target pixel per chunk
+    torch.testing.assert_close(sparse, dense)
+    assert 0 < ((sparse > 0) & (sparse < 1)).float().mean() < 0.5  # computed only around the outline
+    assert sparse[0, 0, 9 * stride, 3 * stride] == 1 and sparse[0, 0, -1, -1] == 0  # exact inside and outside
+    torch.testing.assert_close(warp_mask(f1, f2, torch.zeros_like(mask), 2, stride), torch.zeros_like(mask))

@@ -4,8 +4,9 @@ import os
 import numpy as np
 import pytest
 import SimpleITK as sitk
+import slicerio
 import torch
-from conftest import one_slice_annotation
+from annotations import one_slice_annotation
 from sli2vol.cli import main
 from sli2vol.metrics import dice, largest_slice
 
@@ -60,24 +61,31 @@ def test_refuses_to_overwrite_without_force(files, trained_model_path, capsys):
 
 
 def test_seg_nrrd_cropped_extent_in_and_out(files, trained_model_path):
-    """A Slicer-style .seg.nrrd cropped to the segment's extent is placed on the image grid."""
+    """A Slicer-style .seg.nrrd cropped to the segment's extent is placed on the image grid; the output
+    keeps the segment's ID, name, colour and terminology."""
     folder, ref, labels = files
     mask = sitk.ReadImage(str(folder / "mask.nii.gz"))
     idx = np.argwhere(sitk.GetArrayFromImage(mask))
     lo, hi = idx.min(0), idx.max(0) + 1  # (k, j, i)
     cropped = mask[int(lo[2]):int(hi[2]), int(lo[1]):int(hi[1]), int(lo[0]):int(hi[0])]
-    cropped.SetMetaData("Segment0_ID", "Segment_1")
-    cropped.SetMetaData("Segment0_Name", "liver")
-    cropped.SetMetaData("Segment0_LabelValue", "1")
-    cropped.SetMetaData("Segment0_Layer", "0")
+    tags = ("Segmentation.Status:inprogress|TerminologyEntry:Segmentation category and type - 3D Slicer General "
+            "Anatomy list~SCT^123037004^Anatomical Structure~SCT^10200004^Liver~^^~~^^~^^|")
+    for key, value in [("ID", "Segment_liver"), ("Name", "liver"), ("LabelValue", "1"), ("Layer", "0"),
+                       ("Color", "0.86 0.27 0.2"), ("Tags", tags), ("ID", "Segment_liver")]:
+        cropped.SetMetaData(f"Segment0_{key}", value)
+    for key, value in [("ID", "Segment_2"), ("Name", "kidney"), ("LabelValue", "2"), ("Layer", "0")]:
+        cropped.SetMetaData(f"Segment1_{key}", value)
     sitk.WriteImage(cropped, str(folder / "mask.seg.nrrd"))
     out = folder / "out.seg.nrrd"
     assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "mask.seg.nrrd"), "-o", str(out),
                  "--model", trained_model_path, "--quiet"]) == 0
     result = sitk.ReadImage(str(out))
     assert result.GetSize() == ref.GetSize()
-    assert result.GetMetaData("Segment0_Name") == "liver"
     assert dice(sitk.GetArrayFromImage(result) == 1, labels == 1) >= 0.9
+    liver = slicerio.read_segmentation(str(out), skip_voxels=True)["segments"][0]
+    assert (liver["id"], liver["name"], liver["color"], liver["status"]) == ("Segment_liver", "liver",
+                                                                             [0.86, 0.27, 0.2], "inprogress")
+    assert liver["terminology"]["type"] == ["SCT", "10200004", "Liver"]
 
 
 def test_dicom_series_folder(tmp_path, phantom, trained_model_path):
@@ -143,7 +151,7 @@ def test_mask_on_other_grid_is_rejected(files, trained_model_path, capsys):
     sitk.WriteImage(mask, str(folder / "bad.nii.gz"))
     assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "bad.nii.gz"), "-o", str(folder / "o.nii.gz"),
                  "--model", trained_model_path, "--quiet"]) == 1
-    assert "mask geometry does not match" in capsys.readouterr().err
+    assert "mask spacing (0.5, 0.5, 2.0) mm does not match the image's (1.0, 1.0, 2.0) mm" in capsys.readouterr().err
     assert not (folder / "o.nii.gz").exists()
 
 

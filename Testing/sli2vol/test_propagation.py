@@ -1,7 +1,7 @@
 """End-to-end behaviour of the propagation engine with a model trained in the test session."""
 import numpy as np
 import pytest
-from conftest import one_slice_annotation
+from annotations import one_slice_annotation
 from sli2vol.engine.propagation import (
     PropagationConfig,
     paper_config,
@@ -130,6 +130,17 @@ def test_working_shape_zooms_out_for_thick_slices_but_keeps_small_structures_lar
     medium = np.zeros((1, 100, 100), bool)
     medium[0, 20:84, 20:84] = True  # 64 px: zoomed out only down to 48 px
     assert working_shape(medium, (1.0, 1.0), PropagationConfig(), slice_spacing=6.0) == (75, 75)
+
+
+def test_working_shape_zooms_large_structures_out_to_max_structure_px():
+    liver = np.zeros((1, 512, 512), bool)
+    liver[0, 100:420, 150:400] = True  # 320 x 250 px
+    assert working_shape(liver, (0.7, 0.7), PropagationConfig(max_structure_px=160)) == (256, 256)
+    assert working_shape(liver, (0.7, 0.7), PropagationConfig(max_structure_px=0)) == (512, 512)
+    assert working_shape(liver, (0.7, 0.7), paper_config()) == (512, 512)
+    small = np.zeros((1, 512, 512), bool)
+    small[0, 100:200, 100:200] = True
+    assert working_shape(small, (0.7, 0.7), PropagationConfig(max_structure_px=160)) == (512, 512)
 
 
 def test_recover_boundary_adds_only_the_likely_rim():

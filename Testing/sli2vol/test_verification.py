@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+from scipy import ndimage
 from sli2vol.engine.verification import (
     VerificationConfig,
+    fill_holes,
     looks_like_foreground,
     ring_around,
     ring_shaped,
@@ -88,6 +90,15 @@ def test_switched_off_returns_the_propagated_mask_and_leaves_inputs():
     np.testing.assert_array_equal(out, propagated)
     np.testing.assert_array_equal(propagated, before)
     assert out is not propagated
+
+
+def test_fill_holes_equals_scipy_flood_fill():
+    rng = np.random.default_rng(0)
+    for density in (0.3, 0.5, 0.7):
+        mask = ndimage.binary_opening(rng.random((40, 57)) < density)
+        np.testing.assert_array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask))
+    np.testing.assert_array_equal(fill_holes(np.zeros((5, 6), bool)), np.zeros((5, 6), bool))
+    np.testing.assert_array_equal(fill_holes(np.ones((5, 6), bool)), np.ones((5, 6), bool))
 
 
 def test_ring_shaped_masks_keep_their_hole():

@@ -5,17 +5,10 @@ from __future__ import annotations
 import numpy as np
 import slicer
 import vtk
+from Sli2VolSegmentLib import volume_grid
 from vtk.util import numpy_support
 
 PHANTOM_SHAPE = (24, 48, 48)  # (K, J, I)
-
-
-def vtk_matrix(array) -> vtk.vtkMatrix4x4:
-    matrix = vtk.vtkMatrix4x4()
-    for r in range(4):
-        for c in range(4):
-            matrix.SetElement(r, c, float(array[r][c]))
-    return matrix
 
 
 def ijk_to_ras_matrix(spacing_ijk, directions=None, origin=(0.0, 0.0, 0.0)) -> np.ndarray:
@@ -51,7 +44,7 @@ class Scene:
         data.AllocateScalars(vtk.VTK_FLOAT, 1)
         numpy_support.vtk_to_numpy(data.GetPointData().GetScalars())[:] = image.astype(np.float32).ravel()
         node.SetAndObserveImageData(data)
-        node.SetIJKToRASMatrix(vtk_matrix(ijk_to_ras))
+        node.SetIJKToRASMatrix(volume_grid.vtk_matrix_from_numpy(ijk_to_ras))
         return node
 
     def add_segment(self, mask: np.ndarray, name: str, node=None) -> str:
@@ -62,8 +55,6 @@ class Scene:
         return segment_id
 
     def set_segment(self, segment_id: str, mask: np.ndarray, node=None) -> None:
-        from Sli2VolSegmentLib import volume_grid
-
         node = node or self.segmentation
         image = volume_grid.oriented_image_from_array(mask.astype(np.uint8), volume_grid.volume_geometry(self.volume))
         slicer.vtkSlicerSegmentationsModuleLogic.SetBinaryLabelmapToSegment(
@@ -71,8 +62,6 @@ class Scene:
 
     def segment(self, segment_id: str, node=None) -> np.ndarray:
         """(K, J, I) bool: the segment on the source volume's grid."""
-        from Sli2VolSegmentLib import volume_grid
-
         return volume_grid.segment_on_geometry(node or self.segmentation, segment_id,
                                                volume_grid.volume_geometry(self.volume))
 

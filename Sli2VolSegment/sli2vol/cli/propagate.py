@@ -12,6 +12,7 @@ from sli2vol.cli.options import set_threads
 from sli2vol.engine.propagation import PropagationConfig, paper_config, propagate_volume
 from sli2vol.engine.verification import VERIFICATION_RULES, VerificationConfig
 from sli2vol.errors import InputError
+from sli2vol.io.segmentation_file import check_segment_labels, is_segmentation_file
 from sli2vol.io.volume_io import (
     check_output_path,
     mask_on_image_grid,
@@ -58,6 +59,9 @@ def add_propagation_options(p) -> None:
                         "(0: off, as the paper)")
     p.add_argument("--min-structure-px", type=int, default=PropagationConfig.min_structure_px,
                    help="zoom in so the annotation spans at least this many pixels (0: off, as the paper)")
+    p.add_argument("--max-structure-px", type=int, default=PropagationConfig.max_structure_px,
+                   help="zoom large structures out so the annotation spans at most this many pixels "
+                        "(0: off, as the paper)")
     p.add_argument("--max-slice-step-px", type=float, default=PropagationConfig.max_slice_step_px,
                    help="zoom out so one slice gap spans at most this many pixels (0: off, as the paper)")
     p.add_argument("--boundary-px", type=int, default=PropagationConfig.boundary_px,
@@ -79,8 +83,8 @@ def add_propagation_options(p) -> None:
     p.add_argument("--normalization", choices=("auto", "ct", "percentile"), default="auto")
     p.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"), help="explicit intensity window")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is fastest "
-                   "on a machine busy with other work)")
+    p.add_argument("--threads", default="auto", help="CPU threads for torch: a number, or 'auto' (default): the "
+                   "cores idle when the run starts")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -94,22 +98,23 @@ def config_from_args(args, axis: int | None) -> PropagationConfig:
     verification = VerificationConfig(enabled=not args.no_verification, rule=args.verification_rule,
                                       reference=args.verification_reference, growth_z=args.growth_z,
                                       keep_holes=not args.fill_holes)
-    options = dict(
-        axis=axis,
-        labels=labels,
-        max_slices_backward=args.backward,
-        max_slices_forward=args.forward,
-        verification=verification,
-        normalization=args.normalization,
-        intensity_window=tuple(args.window) if args.window else None,
-        use_roi=not args.full_frame,
-        isotropic=not args.no_isotropic,
-        min_structure_px=args.min_structure_px,
-        max_slice_step_px=args.max_slice_step_px,
-        boundary_px=args.boundary_px,
-        adaptation=AdaptationConfig(steps=args.adapt_steps, seconds=args.adapt_seconds, seed=args.adapt_seed),
-        device=args.device,
-    )
+    options = {
+        "axis": axis,
+        "labels": labels,
+        "max_slices_backward": args.backward,
+        "max_slices_forward": args.forward,
+        "verification": verification,
+        "normalization": args.normalization,
+        "intensity_window": tuple(args.window) if args.window else None,
+        "use_roi": not args.full_frame,
+        "isotropic": not args.no_isotropic,
+        "min_structure_px": args.min_structure_px,
+        "max_structure_px": args.max_structure_px,
+        "max_slice_step_px": args.max_slice_step_px,
+        "boundary_px": args.boundary_px,
+        "adaptation": AdaptationConfig(steps=args.adapt_steps, seconds=args.adapt_seconds, seed=args.adapt_seed),
+        "device": args.device,
+    }
     return paper_config(**options) if args.paper_engine else PropagationConfig(**options)
 
 
@@ -130,18 +135,22 @@ def run_propagate(args) -> int:
     output = check_output_path(args.output, args.force)
     image = read_image(args.image)
     mask_volume = read_mask(args.mask)
-    mask = mask_on_image_grid(image.image, mask_volume)
+    if is_segmentation_file(output):
+        check_segment_labels(int(mask_volume.array.max(initial=0)), output)
+    mask, segments = mask_on_image_grid(image.image, mask_volume), mask_volume.segments
+    del mask_volume  # only the array is needed; large volumes: one copy less in memory
     config = config_from_args(args, resolve_axis(args.axis, image.image))
-    set_threads(args.threads)
+    threads = set_threads(args.threads)
     update, close = _progress_bar(args.quiet)
     start = time.perf_counter()
     try:
         result = propagate_volume(image.array, mask, image.spacing_kji, args.model, config, progress=update)
     finally:
         close()
-    write_labels(result, image.image, output, mask_volume.segment_names)
+    del mask  # freed before writing, which copies the result
+    write_labels(result, image.image, output, segments)
     labels = [int(v) for v in np.unique(result) if v]
-    print(f"wrote {output} (labels {labels}) in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {output} (labels {labels}) in {time.perf_counter() - start:.1f} s with {threads} threads")
     return 0
 
 

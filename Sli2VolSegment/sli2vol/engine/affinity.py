@@ -5,6 +5,10 @@ a window of radius ``R`` (feature-grid pixels) around ``u``; weights are a softm
 products. Out-of-image candidates get zero weight. The dot products come from one matrix product
 per 8x8 tile of target pixels against its source region (no Python loop over window offsets), in
 bands of rows so that memory stays bounded.
+
+Propagating a 0/1 mask needs the affinity only where a target pixel's window holds both values
+(:func:`warp_mask`): elsewhere the warped value is exactly 0 or 1, so the cost follows the mask's
+outline instead of the region's area.
 """
 from __future__ import annotations
 
@@ -111,3 +115,68 @@ def warp(weights: torch.Tensor, values: torch.Tensor, radius: int, stride: int =
     warped = (window * weights.reshape(b, 1, d, h * w)).sum(2).view(b, -1, h, w)
     out = F.pixel_shuffle(warped, stride) if stride > 1 else warped
     return out.view(b, channels, h * stride, w * stride)
+
+
+def _window_weights(source: torch.Tensor, targets: torch.Tensor, index: torch.Tensor, inside: torch.Tensor):
+    """Softmax weights (n, D) of n target pixels over their window candidates.
+
+    Args:
+        source: (P, C) source features, one row per pixel of the zero-padded source slice.
+        targets: (n, C) features of the target pixels.
+        index: (n, D) rows of ``source`` holding each target pixel's candidates.
+        inside: (P,) bool, False for the padding (zero weight).
+    """
+    logits = torch.bmm(source[index], targets[:, :, None])[..., 0]
+    return torch.softmax(logits.masked_fill(~inside[index], float("-inf")), dim=1)
+
+
+def warp_mask(
+    source_features: torch.Tensor,
+    target_features: torch.Tensor,
+    mask: torch.Tensor,
+    radius: int,
+    stride: int = 1,
+    chunk_bytes: int = DEFAULT_BAND_BYTES,
+) -> torch.Tensor:
+    """``warp(local_affinity(source_features, target_features, radius), mask, radius, stride)`` for a
+    0/1 ``mask``, with the affinity computed only at the target pixels whose window holds both mask
+    and background (candidates outside the image count as background here). Elsewhere the result is
+    exactly 1 (a window of mask only) or 0: the weights sum to one.
+
+    Args:
+        source_features, target_features: (1, C, h, w) features of the two slices.
+        mask: (1, 1, h*stride, w*stride) 0/1 float mask on the source slice.
+        radius: window radius R in feature pixels.
+        stride: full-resolution pixels per feature pixel.
+        chunk_bytes: memory cap of the gathered windows of one chunk of target pixels.
+
+    Returns:
+        (1, 1, h*stride, w*stride) warped mask (probability that each pixel belongs to the mask).
+    """
+    if source_features.shape != target_features.shape or source_features.shape[0] != 1:
+        raise ValueError(f"expected two (1, C, h, w) feature maps, got {tuple(source_features.shape)} "
+                         f"and {tuple(target_features.shape)}")
+    _, c, h, w = source_features.shape
+    k, sub = 2 * radius + 1, stride * stride
+    blocks = F.pixel_unshuffle(mask, stride) if stride > 1 else mask  # (1, s*s, h, w)
+    padded = F.pad(blocks, (radius, radius, radius, radius))
+    any_on = F.max_pool2d(padded.amax(1, keepdim=True), k, stride=1)[0, 0]
+    all_on = -F.max_pool2d(-padded.amin(1, keepdim=True), k, stride=1)[0, 0]
+    out = all_on.expand(sub, h, w).clone()
+    ys, xs = torch.nonzero((any_on > 0) & (all_on < 1), as_tuple=True)
+    if ys.numel():
+        width = w + 2 * radius
+        offsets = (torch.arange(k)[:, None] * width + torch.arange(k)[None, :]).reshape(1, -1).to(ys.device)
+        source = F.pad(source_features, (radius, radius, radius, radius))[0].reshape(c, -1).t().contiguous()
+        values = padded[0].reshape(sub, -1).t().contiguous()  # (padded pixels, s*s)
+        inside = F.pad(torch.ones(h, w, dtype=torch.bool, device=ys.device), (radius, radius, radius, radius))
+        inside = inside.reshape(-1)
+        targets = target_features[0, :, ys, xs].t()  # (N, C)
+        chunk = max(1, chunk_bytes // (4 * k * k * (c + sub)))
+        for n0 in range(0, ys.numel(), chunk):
+            y, x = ys[n0 : n0 + chunk], xs[n0 : n0 + chunk]
+            index = (y * width + x)[:, None] + offsets  # (n, D) candidates in padded coordinates
+            weights = _window_weights(source, targets[n0 : n0 + chunk], index, inside)
+            out[:, y, x] = torch.bmm(weights[:, None, :], values[index])[:, 0].t()
+    out = out[None]
+    return (F.pixel_shuffle(out, stride) if stride > 1 else out).view(1, 1, h * stride, w * stride)

@@ -79,5 +79,5 @@ def anchors_by_label(stack_mask: np.ndarray, labels: list[int] | None = None) ->
         raise InputError(f"labels {missing} are not on any annotated slice (annotated labels: {present})")
     anchors = {}
     for lab in labels:
-        anchors[lab] = [int(i) for i in np.flatnonzero((stack_mask == lab).any(axis=(1, 2)))]
+        anchors[lab] = [int(i) for i in annotated[(stack_mask[annotated] == lab).any(axis=(1, 2))]]
     return anchors

@@ -7,10 +7,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sli2vol.engine.affinity import DEFAULT_BAND_BYTES, local_affinity, warp
+from sli2vol.engine.affinity import DEFAULT_BAND_BYTES, warp_mask
 from sli2vol.engine.region import ROI_SLACK_PX, Roi, full_frame, roi_around
 from sli2vol.engine.slice_source import SliceSource
 from sli2vol.engine.verification import VerificationConfig, verify_mask
+
+ROI_MAX_OVERSIZE = 1.3  # a new, tighter ROI is placed when the last one is this many times larger than needed
 
 
 class PairPropagator:
@@ -45,12 +47,13 @@ class PairPropagator:
 
     def region(self, mask: np.ndarray) -> Roi:
         """The ROI for propagating ``mask``: the previous one while it still covers the mask's
-        needs without being more than twice too large (so consecutive steps share features)."""
+        needs without being more than ``ROI_MAX_OVERSIZE`` times too large (so consecutive steps share
+        features; a smaller ROI reuses the larger one's features, see :meth:`_cached`)."""
         if not self.use_roi:
             return full_frame(mask.shape)
         needed = roi_around(mask, self.margin)
         last = self._last_roi
-        if last is None or not last.contains(needed) or last.area > 2 * needed.area:
+        if last is None or not last.contains(needed) or last.area > ROI_MAX_OVERSIZE * needed.area:
             self._last_roi = roi_around(mask, self.margin + ROI_SLACK_PX)
         return self._last_roi
 
@@ -63,23 +66,32 @@ class PairPropagator:
             crop = F.pad(crop, (0, pad_w, 0, pad_h), mode="replicate")
         return crop.to(self.device)
 
+    def _cached(self, index: int, roi: Roi) -> torch.Tensor | None:
+        """Features of slice ``index`` on ``roi`` from the cache: computed on ``roi`` itself, or cut out
+        of those computed on a larger region (ROI bounds are multiples of the stride), which are at
+        least as close to the full-frame features."""
+        for (i, cached_roi), feats in reversed(self._features.items()):
+            if i == index and cached_roi.contains(roi):
+                self._features.move_to_end((i, cached_roi))
+                y0, x0 = (roi.y0 - cached_roi.y0) // self.stride, (roi.x0 - cached_roi.x0) // self.stride
+                h, w = -(-(roi.y1 - roi.y0) // self.stride), -(-(roi.x1 - roi.x0) // self.stride)
+                return feats[:, :, y0 : y0 + h, x0 : x0 + w]
+        return None
+
     def features(self, indices: tuple[int, ...], roi: Roi) -> list[torch.Tensor]:
         """(1, C, h, w) features of each slice in ``indices`` on ``roi``, cached for reuse."""
-        todo = [i for i in indices if (i, roi) not in self._features]
+        found = {i: self._cached(i, roi) for i in indices}
+        todo = [i for i in indices if found[i] is None]
         if todo:
             batch = torch.cat([self._padded_crop(i, roi) for i in todo])
             # the TorchScript profiling executor re-specialises for every new ROI shape: run it plain
             with torch.inference_mode(), torch.jit.optimized_execution(False):
                 feats = self.model(batch)
             for k, i in enumerate(todo):
-                self._features[(i, roi)] = feats[k : k + 1]
-        out = []
-        for i in indices:
-            self._features.move_to_end((i, roi))
-            out.append(self._features[(i, roi)])
+                found[i] = self._features[(i, roi)] = feats[k : k + 1]
         while len(self._features) > 4:
             self._features.popitem(last=False)
-        return out
+        return [found[i] for i in indices]
 
     def step(self, i: int, j: int, mask_i: np.ndarray, inside_sample: np.ndarray | None = None):
         """Propagate ``mask_i`` (H, W) bool from slice i to slice j; ``inside_sample``: foreground
@@ -91,11 +103,10 @@ class PairPropagator:
         roi = self.region(mask_i)
         f_i, f_j = self.features((i, j), roi)
         with torch.inference_mode():
-            weights = local_affinity(f_i, f_j, self.radius, self.band_bytes)
             m = torch.zeros(1, 1, f_i.shape[-2] * self.stride, f_i.shape[-1] * self.stride, device=self.device)
             crop = mask_i[roi.slices]
             m[0, 0, : crop.shape[0], : crop.shape[1]] = torch.from_numpy(crop.astype(np.float32))
-            prob = warp(weights, m, self.radius, self.stride)[0, 0, : crop.shape[0], : crop.shape[1]]
+            prob = warp_mask(f_i, f_j, m, self.radius, self.stride, self.band_bytes)[0, 0, : crop.shape[0], : crop.shape[1]]
         prob = prob.float().cpu().numpy()
         kept = verify_mask(
             self.slices[i][roi.slices], crop, self.slices[j][roi.slices], prob > 0.5, self.verification, inside_sample

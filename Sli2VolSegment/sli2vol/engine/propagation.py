@@ -37,6 +37,7 @@ class PropagationConfig:
     isotropic: bool = True  # resample slices to square pixels when in-plane spacing differs
     min_structure_px: int = 48  # zoom slices in so the annotation spans at least this many pixels (0: off)
     max_zoom: float = 3.0  # upper bound of that zoom
+    max_structure_px: int = 160  # zoom large structures out so the annotation spans at most this many pixels (0: off)
     max_slice_step_px: float = 3.0  # thick slices: zoom out so one slice gap spans at most this many pixels (0: off)
     device: Optional[str] = None  # "cuda", "cpu", ...; None: CUDA when available
     band_bytes: int = DEFAULT_BAND_BYTES  # memory cap of one affinity band
@@ -55,8 +56,8 @@ def paper_config(**overrides) -> PropagationConfig:
     verification = overrides.pop("verification", VerificationConfig())
     verification = VerificationConfig(**{**verification.__dict__, "rule": "mean", "reference": "previous", "growth_z": 0.0,
                                          "keep_holes": False})
-    return PropagationConfig(**{**overrides, "min_structure_px": 0, "max_slice_step_px": 0.0, "boundary_px": 0,
-                                "verification": verification})
+    return PropagationConfig(**{**overrides, "min_structure_px": 0, "max_structure_px": 0, "max_slice_step_px": 0.0,
+                                "boundary_px": 0, "verification": verification})
 
 
 
@@ -153,23 +154,63 @@ def working_shape(annotation: np.ndarray, plane_spacing: tuple, config: Propagat
 
     Square pixels (``config.isotropic``); for slices ``slice_spacing`` mm apart that are thicker than
     ``config.max_slice_step_px`` pixels, zoomed out so the affinity window reaches as far as the
-    anatomy moves from one slice to the next, but never so far that the annotation (A, H, W) bool
-    spans fewer than ``config.min_structure_px`` pixels; smaller annotations are zoomed in to that
-    size (at most ``config.max_zoom`` times).
+    anatomy moves from one slice to the next; annotations (A, H, W) bool spanning more than
+    ``config.max_structure_px`` pixels zoomed out to that size (the cost per slice follows the
+    structure's area); but never so far that the annotation spans fewer than
+    ``config.min_structure_px`` pixels; smaller annotations are zoomed in to that size (at most
+    ``config.max_zoom`` times).
     """
     native_hw = annotation.shape[1:]
     shape_hw = isotropic_shape(native_hw, plane_spacing) if config.isotropic else tuple(native_hw)
     pixel_mm = plane_spacing[0] * native_hw[0] / shape_hw[0]
+    rows, cols = np.flatnonzero(annotation.any(axis=(0, 2))), np.flatnonzero(annotation.any(axis=(0, 1)))
+    extent = max((rows[-1] - rows[0] + 1) * shape_hw[0] / native_hw[0], (cols[-1] - cols[0] + 1) * shape_hw[1] / native_hw[1])
     zoom_out = 1.0
     if config.max_slice_step_px > 0 and slice_spacing:
         zoom_out = min(1.0, config.max_slice_step_px * pixel_mm / slice_spacing)
+    if config.max_structure_px > 0:
+        zoom_out = min(zoom_out, config.max_structure_px / extent)
     if config.min_structure_px <= 0:
         zoom = zoom_out
     else:
-        rows, cols = np.flatnonzero(annotation.any(axis=(0, 2))), np.flatnonzero(annotation.any(axis=(0, 1)))
-        extent = max((rows[-1] - rows[0] + 1) * shape_hw[0] / native_hw[0], (cols[-1] - cols[0] + 1) * shape_hw[1] / native_hw[1])
         zoom = max(zoom_out, min(config.max_zoom, config.min_structure_px / extent))
     return tuple(max(1, round(n * zoom)) for n in shape_hw)
+
+
+class _BestScores:
+    """Which label wins each pixel: the one whose vote is at least 0.5 with the highest score
+    (vote + 0.01 x warped value). Float16 score planes are kept only when labels compete, and only for
+    the slices they reach."""
+
+    def __init__(self, shape_hw: tuple[int, int], competing: bool):
+        self.shape_hw = shape_hw
+        self.competing = competing
+        self.planes: dict[int, np.ndarray] = {}
+
+    def update(self, k: int, vote: np.ndarray, prob: np.ndarray) -> np.ndarray:
+        """(H, W) bool: where this label now wins slice ``k``."""
+        if not self.competing:
+            return vote >= 0.5
+        score = (vote + 0.01 * prob).astype(np.float16)
+        best = self.planes.setdefault(k, np.zeros(self.shape_hw, np.float16))
+        win = (vote >= 0.5) & (score > best)
+        best[win] = score[win]
+        return win
+
+
+def _label_ids(numbers: np.ndarray, ids: list, stack_mask: np.ndarray, dtype) -> np.ndarray:
+    """(Z, H, W) label ids of ``dtype`` from the numbers 1..K of ``ids`` (``numbers`` itself when they
+    already are the ids, else converted plane by plane), with the annotation's voxels as drawn."""
+    lookup = np.array([0, *ids], dtype=dtype)
+    if numbers.dtype == lookup.dtype and np.array_equal(lookup, np.arange(lookup.size)):
+        result = numbers
+    else:
+        result = np.empty(numbers.shape, dtype=dtype)
+        for k in range(numbers.shape[0]):
+            result[k] = lookup[numbers[k]]
+    for k in np.flatnonzero(stack_mask.any(axis=(1, 2))):
+        np.copyto(result[k], stack_mask[k], where=stack_mask[k] != 0, casting="unsafe")
+    return result
 
 
 def _planned_steps(anchors: list, n_slices: int, limits: tuple) -> int:
@@ -247,10 +288,12 @@ def propagate_volume_with_confidence(
     planned = sum(_planned_steps(a, n, limits) + config.adaptation.steps for a in anchors.values())
     run = _Run(planned, progress, cancel, (config.boundary_px, config.boundary_prob))
 
-    out = np.zeros(stack.shape, dtype=np.int32)
-    best = np.zeros(stack.shape, dtype=np.float16)
+    # labels are numbered 1..K while propagating (any id, up to 64 bits, maps back exactly at the end)
+    ids = list(anchors)
+    out = np.zeros(stack.shape, dtype=np.min_scalar_type(len(ids)))  # one plane per slice, no copies
+    best = _BestScores(native_hw, competing=len(anchors) > 1)
     confidence = {label: {} for label in anchors}
-    for label, label_anchors in anchors.items():
+    for number, (label, label_anchors) in enumerate(anchors.items(), start=1):
         shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config, spacing[axis])
         slices = SliceSource(stack, window, shape_hw)
         anchor_masks = {
@@ -265,18 +308,11 @@ def propagate_volume_with_confidence(
         for k, vote, prob in _label_scores(run, anchor_masks, label_anchors, n, limits):
             confidence[label][k] = slice_confidence(vote, prob)
             vote, prob = resize_plane(vote, native_hw), resize_plane(prob, native_hw)
-            score = (vote + 0.01 * prob).astype(np.float16)
-            win = (vote >= 0.5) & (score > best[k])
-            out[k][win] = label
-            best[k][win] = score[win]
-    del best
-    result = np.moveaxis(out, 0, axis)
-    for label, label_anchors in anchors.items():
-        on_anchor = np.moveaxis(result, axis, 0)[label_anchors]
-        on_anchor[on_anchor == label] = 0
-        np.moveaxis(result, axis, 0)[label_anchors] = on_anchor
-    annotated = labels_in != 0
-    result[annotated] = labels_in[annotated]
-    labels = result.astype(mask.dtype if mask.dtype != bool else np.uint8, copy=False)
+            win = best.update(k, vote, prob)
+            out[k][win] = number
+        on_anchor = out[label_anchors]
+        on_anchor[on_anchor == number] = 0  # a label's annotated slices hold exactly its annotation
+        out[label_anchors] = on_anchor
+    labels = np.moveaxis(_label_ids(out, ids, stack_mask, mask.dtype if mask.dtype != bool else np.uint8), 0, axis)
     confidence = {label: chain_confidence(confidence[label], anchors[label]) for label in anchors}
     return PropagationResult(labels, axis, anchors, confidence)

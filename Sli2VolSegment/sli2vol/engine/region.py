@@ -6,7 +6,7 @@ from typing import NamedTuple
 import numpy as np
 
 ROI_QUANTUM_PX = 16  # ROI bounds snap to this grid so that neighbouring slices share features
-ROI_SLACK_PX = 16  # extra room when a new ROI is placed, so that it serves several slices
+ROI_SLACK_PX = 8  # extra room when a new ROI is placed, so that it serves several slices
 
 
 class Roi(NamedTuple):

@@ -2,10 +2,11 @@
 writing label volumes atomically with the image's geometry.
 
 Arrays are (k, j, i) = (slice, row, column) as SimpleITK returns them; spacing is reported in the
-same axis order, in mm.
+same axis order, in mm. Every file is checked for truncated or damaged data before it is read.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,83 +16,110 @@ import SimpleITK as sitk
 
 from sli2vol.errors import InputError
 from sli2vol.io.atomic import atomic_path
+from sli2vol.io.file_integrity import check_image_file
+from sli2vol.io.label_types import label_dtype
+from sli2vol.io.segmentation_file import is_segmentation_file, read_segmentation, write_segmentation
 
 
 @dataclass
 class LoadedVolume:
     image: sitk.Image  # 3-D, geometry reference
     array: np.ndarray  # (k, j, i)
-    segment_names: dict = field(default_factory=dict)  # label value -> name (from .seg.nrrd)
+    segments: dict = field(default_factory=dict)  # label value -> segment metadata (from .seg.nrrd)
 
     @property
     def spacing_kji(self) -> tuple[float, float, float]:
         return tuple(float(s) for s in reversed(self.image.GetSpacing()))
 
 
-def _read_sitk(path: Path) -> sitk.Image:
+@contextlib.contextmanager
+def _itk_warnings_off():
+    """ITK prints warnings (e.g. "No Series were found") straight to the terminal; errors carry the news."""
+    shown = sitk.ProcessObject_GetGlobalWarningDisplay()
+    sitk.ProcessObject_SetGlobalWarningDisplay(False)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject_SetGlobalWarningDisplay(shown)
+
+
+def _read_dicom_series(path: Path) -> sitk.Image:
+    reader = sitk.ImageSeriesReader()
+    series = reader.GetGDCMSeriesIDs(str(path))
+    if not series:
+        raise InputError(f"no DICOM series in folder {path}")
+    if len(series) > 1:
+        raise InputError(f"folder {path} holds {len(series)} DICOM series; give one series folder")
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(path), series[0]))
+    return reader.Execute()
+
+
+def _check_exists(path: Path) -> None:
+    """A file or folder that exists; a file that is not empty and whose data is complete."""
     if not path.exists():
         raise InputError(f"file not found: {path}")
+    if path.is_file():
+        if path.stat().st_size == 0:
+            raise InputError(f"{path} is empty (0 bytes)")
+        check_image_file(path)
+
+
+def _read_sitk(path: Path) -> sitk.Image:
+    _check_exists(path)
     try:
-        if path.is_dir():
-            reader = sitk.ImageSeriesReader()
-            series = reader.GetGDCMSeriesIDs(str(path))
-            if not series:
-                raise InputError(f"no DICOM series in folder {path}")
-            if len(series) > 1:
-                raise InputError(f"folder {path} holds {len(series)} DICOM series; give one series folder")
-            reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(path), series[0]))
-            return reader.Execute()
-        return sitk.ReadImage(str(path))
+        with _itk_warnings_off():
+            return _read_dicom_series(path) if path.is_dir() else sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        reason = next((line for line in first if "ERROR" in line or "Exception" in line), first[0] if first else "")
-        raise InputError(f"cannot read {path}: not an image SimpleITK can read ({reason.strip()[:160]})") from exc
+        raise InputError(f"cannot read {path}: not an image SimpleITK can read ({itk_reason(exc)})") from exc
 
 
-def _segments(image: sitk.Image) -> list[dict]:
-    """Segment records (layer, label value, name) from .seg.nrrd metadata, if any."""
-    found: dict[int, dict] = {}
-    for key in image.GetMetaDataKeys():
-        m = re.fullmatch(r"Segment(\d+)_(LabelValue|Layer|Name)", key)
-        if m:
-            found.setdefault(int(m.group(1)), {})[m.group(2)] = image.GetMetaData(key)
-    return [found[i] for i in sorted(found)]
+def itk_reason(exc: RuntimeError) -> str:
+    """The most specific line of an ITK exception, without source locations and object addresses."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    detail = [line for line in lines if not line.startswith("Exception thrown")] or lines or [""]
+    return re.sub(r"^(\S*ERROR: (\w+\(0x[0-9a-f]+\): )?|\[nrrd\] \w+: )", "", detail[-1])[:160]
 
 
-def _dimension_error(path: Path, image: sitk.Image) -> InputError:
-    return InputError(f"{path} is {image.GetDimension()}-D (size {image.GetSize()}); a 3-D volume is needed")
+def _check_scalar_3d(path: Path, image: sitk.Image) -> None:
+    components = image.GetNumberOfComponentsPerPixel()
+    if components != 1:
+        raise InputError(f"{path} has {components} components per voxel (a vector or colour image); "
+                         "a scalar 3-D volume is needed")
+    if image.GetDimension() != 3:
+        raise InputError(f"{path} is {image.GetDimension()}-D (size {image.GetSize()}); a 3-D volume is needed")
+
+
+def _checked_array(path: Path, image: sitk.Image) -> np.ndarray:
+    array = sitk.GetArrayFromImage(image)
+    if np.issubdtype(array.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        if bad:
+            raise InputError(f"{path} holds {bad} NaN or infinite voxel values; replace them before use")
+    return array
 
 
 def read_image(path: str | Path) -> LoadedVolume:
     """A 3-D scalar image (file or DICOM series folder) as float32/int array + geometry."""
     path = Path(path)
     image = _read_sitk(path)
-    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-        raise _dimension_error(path, image)
-    return LoadedVolume(image, sitk.GetArrayFromImage(image))
+    _check_scalar_3d(path, image)
+    return LoadedVolume(image, _checked_array(path, image))
 
 
 def read_mask(path: str | Path) -> LoadedVolume:
-    """A label volume; a multi-layer Slicer .seg.nrrd is merged into one label array (segment order)."""
+    """A label volume; a Slicer .seg.nrrd becomes one label array with its segments' metadata."""
     path = Path(path)
+    if is_segmentation_file(path) and path.is_file():
+        _check_exists(path)
+        geometry, labels, segments = read_segmentation(path)
+        return LoadedVolume(geometry, labels, segments)
     image = _read_sitk(path)
-    segments = _segments(image)
-    names = {}
-    if image.GetNumberOfComponentsPerPixel() > 1 and segments:
-        layers = sitk.GetArrayFromImage(image)  # (k, j, i, layers)
-        array = np.zeros(layers.shape[:3], dtype=np.uint16)
-        for number, seg in enumerate(segments, start=1):
-            hit = layers[..., int(seg.get("Layer", 0))] == int(seg.get("LabelValue", 1))
-            array[hit] = number
-            names[number] = seg.get("Name", f"Segment_{number}")
-        geometry = sitk.Image(image.GetSize(), sitk.sitkUInt8)
-        geometry.CopyInformation(image)
-        return LoadedVolume(geometry, array, names)
-    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-        raise _dimension_error(path, image)
-    for seg in segments:
-        names[int(seg.get("LabelValue", 0))] = seg.get("Name", "")
-    return LoadedVolume(image, sitk.GetArrayFromImage(image), names)
+    _check_scalar_3d(path, image)
+    return LoadedVolume(image, _checked_array(path, image))
+
+
+def _rounded(values) -> tuple:
+    return tuple(round(float(v), 4) + 0.0 for v in values)  # + 0.0: no "-0.0"
 
 
 def mask_on_image_grid(image: sitk.Image, mask: LoadedVolume, tol: float = 1e-3) -> np.ndarray:
@@ -102,17 +130,16 @@ def mask_on_image_grid(image: sitk.Image, mask: LoadedVolume, tol: float = 1e-3)
     Anything else raises :class:`InputError` describing the mismatch.
     """
     m = mask.image
-    same_axes = np.allclose(m.GetSpacing(), image.GetSpacing(), rtol=tol) and np.allclose(
-        m.GetDirection(), image.GetDirection(), atol=tol
-    )
-    if not same_axes:
-        raise InputError(
-            f"mask geometry does not match the image: spacing {tuple(round(s, 4) for s in m.GetSpacing())} vs "
-            f"{tuple(round(s, 4) for s in image.GetSpacing())}, or a different orientation"
-        )
+    if not np.allclose(m.GetSpacing(), image.GetSpacing(), rtol=tol):
+        raise InputError(f"mask spacing {_rounded(m.GetSpacing())} mm does not match the image's "
+                         f"{_rounded(image.GetSpacing())} mm")
+    if not np.allclose(m.GetDirection(), image.GetDirection(), atol=tol):
+        raise InputError(f"mask orientation (direction cosines {_rounded(m.GetDirection())}) does not match the "
+                         f"image's {_rounded(image.GetDirection())}")
     offset = np.array(image.TransformPhysicalPointToContinuousIndex(m.GetOrigin()))
     if not np.allclose(offset, np.round(offset), atol=1e-2):
-        raise InputError(f"mask origin {m.GetOrigin()} is not on the image's voxel grid (offset {offset} voxels)")
+        raise InputError(f"mask origin {_rounded(m.GetOrigin())} mm is not on the image's voxel grid "
+                         f"(offset {_rounded(offset)} voxels)")
     off = np.round(offset).astype(int)[::-1]  # (k, j, i)
     if tuple(m.GetSize()) == tuple(image.GetSize()) and not off.any():
         return mask.array
@@ -148,31 +175,29 @@ def check_output_path(path: str | Path, force: bool) -> Path:
     return path
 
 
-def _seg_nrrd_metadata(image: sitk.Image, labels: np.ndarray, names: dict) -> None:
-    """Segment fields that let Slicer load a label volume as a segmentation."""
-    size = image.GetSize()
-    extent = f"0 {size[0] - 1} 0 {size[1] - 1} 0 {size[2] - 1}"
-    image.SetMetaData("Segmentation_MasterRepresentation", "Binary labelmap")
-    image.SetMetaData("Segmentation_ContainedRepresentationNames", "Binary labelmap|")
-    for n, value in enumerate(int(v) for v in np.unique(labels) if v != 0):
-        image.SetMetaData(f"Segment{n}_ID", f"Segment_{value}")
-        image.SetMetaData(f"Segment{n}_Name", names.get(value) or f"Segment_{value}")
-        image.SetMetaData(f"Segment{n}_LabelValue", str(value))
-        image.SetMetaData(f"Segment{n}_Layer", "0")
-        image.SetMetaData(f"Segment{n}_Extent", extent)
-
-
 def write_image(image: sitk.Image, path: str | Path) -> None:
     """Write ``image`` atomically (temp file in the same folder, then rename)."""
     with atomic_path(Path(path)) as tmp:
         sitk.WriteImage(image, str(tmp), useCompression=True)
 
 
-def write_labels(labels: np.ndarray, reference: sitk.Image, path: str | Path, names: dict | None = None) -> None:
-    """Write (k, j, i) labels with ``reference``'s geometry (uint8, or uint16 above 255), atomically."""
-    dtype = np.uint8 if labels.max(initial=0) < 256 else np.uint16
-    out = sitk.GetImageFromArray(labels.astype(dtype))
+def write_labels(labels: np.ndarray, reference: sitk.Image, path: str | Path, segments: dict | None = None) -> None:
+    """Write (k, j, i) labels with ``reference``'s geometry, atomically, every id kept exactly.
+
+    The voxel type is the smallest that holds the largest id (uint8, uint16, uint32, int64, uint64); a
+    ``.seg.nrrd`` gets one segment per label, with its metadata from ``segments`` (label -> record).
+    """
+    path = Path(path)
+    if labels.size and labels.min() < 0:
+        raise InputError(f"cannot write negative label ids (min {labels.min()}) to {path}")
+    if is_segmentation_file(path):
+        with atomic_path(path) as tmp:
+            write_segmentation(labels, reference, tmp, segments or {})
+        return
+    out = sitk.GetImageFromArray(labels.astype(label_dtype(labels.max(initial=0)), copy=False))
     out.CopyInformation(reference)
-    if Path(path).name.endswith(".seg.nrrd"):
-        _seg_nrrd_metadata(out, labels, names or {})
-    write_image(out, path)
+    try:
+        write_image(out, path)
+    except RuntimeError as exc:
+        raise InputError(f"cannot write labels up to {labels.max(initial=0)} ({out.GetPixelIDTypeAsString()}) "
+                         f"to {path}: {itk_reason(exc)}") from exc

@@ -1,0 +1,59 @@
+"""Each broken dataset file gives one DatasetError line naming the file; the dataset is left as it was."""
+import numpy as np
+import pytest
+from crest_synthetic import train_options
+from crest_tools.cli import main
+from crest_tools.dataset_format import DatasetError, load_dataset
+from dataset_damage import BROKEN_DATASETS, digest
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_DATASETS))
+def test_broken_dataset_is_one_line_naming_the_file(dataset_folder, case):
+    breaker, file_name, words = BROKEN_DATASETS[case]
+    breaker(dataset_folder)
+    before = digest(dataset_folder)
+    with pytest.raises(DatasetError) as raised:
+        load_dataset(dataset_folder)
+    message = str(raised.value)
+    assert words in message and "\n" not in message
+    assert str(dataset_folder / file_name) in message
+    assert digest(dataset_folder) == before
+
+
+CREST_EXIT_ERROR = 2  # crest's exit status for an expected failure
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_DATASETS))
+def test_crest_train_on_broken_dataset(dataset_folder, tmp_path, capsys, case):
+    """The same cases through ``crest train``: one line, dataset unchanged, no run folder made."""
+    breaker, file_name, words = BROKEN_DATASETS[case]
+    breaker(dataset_folder)
+    before = digest(dataset_folder)
+    status = main(["train", str(dataset_folder), "-o", str(tmp_path / "run"), "--threads", "1"])
+    err = capsys.readouterr().err.strip()
+    assert status == CREST_EXIT_ERROR
+    assert err.startswith("crest train: error: ") and len(err.splitlines()) == 1 and words in err
+    assert str(dataset_folder / file_name) in err
+    assert digest(dataset_folder) == before and not (tmp_path / "run").exists()
+
+
+def test_crest_predict_on_broken_arrays(dataset_folder, tmp_path, capsys):
+    """``crest predict`` reads its arrays file with the same checks; nothing is written on failure."""
+    run = tmp_path / "run"
+    assert main(["train", str(dataset_folder), "-o", str(run), *train_options(1, 20)]) == 0
+    capsys.readouterr()
+    cases = {
+        "cut.npz": (lambda p: p.write_bytes((dataset_folder / "arrays.npz").read_bytes()[:500]), "not an npz archive"),
+        "empty.npz": (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
+        "absent.npz": (lambda p: None, "arrays file not found"),
+        "no_images.npz": (lambda p: np.savez(p, pictures=np.zeros((2, 1, 12, 12), np.uint8)),
+                          "lacks the array 'images'"),
+    }
+    for name, (make, words) in cases.items():
+        make(tmp_path / name)
+        before = digest(tmp_path)
+        status = main(["predict", str(run), str(tmp_path / name), "-o", str(tmp_path / "p.csv")])
+        err = capsys.readouterr().err.strip()
+        assert status == CREST_EXIT_ERROR, name
+        assert err.startswith("crest predict: error: ") and len(err.splitlines()) == 1 and words in err, err
+        assert str(tmp_path / name) in err and digest(tmp_path) == before
