@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import one_slice_annotation
+from annotations import one_slice_annotation
 from sli2vol.engine.network import NetworkConfig
 from sli2vol.engine.propagation import PropagationConfig, propagate_volume
 from sli2vol.engine.slice_source import SliceSource
