@@ -6,6 +6,7 @@ work folder, so an interrupted benchmark resumes where it stopped when started a
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import crest_report as report
 import numpy as np
 import torch
 from crest_tools.cli import main as crest_main
@@ -22,7 +24,6 @@ from crest_tools.progress_log import read_progress_log
 from crest_tools.run_directory import RunDirectory
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-METHODS = ("fixmatch", "crest", "crest+")
 RAREST = 3  # classes averaged for the tail recall
 
 
@@ -42,36 +43,76 @@ SMALL_CNN_OPTIONS = [
 ]
 
 
-@dataclass
-class Schedule:
-    """Equal total training steps: FixMatch gets ``generations * steps`` steps in one generation."""
+@dataclass(frozen=True)
+class Row:
+    """One line of the comparison: a ``crest train`` run per seed in ``work/seed<s>/<folder>``."""
 
+    name: str
+    folder: str
+    method: str
     generations: int
-    steps: int
-    train_options: Sequence[str]  # further ``crest train`` options (model, batch, flips...)
+    steps: int  # per generation
+    extra_options: tuple[str, ...] = ()
+    deviation: bool = False  # not in the paper
 
-    def options(self, method: str) -> list[str]:
-        generations, steps = (
-            (1, self.generations * self.steps) if method == "fixmatch" else (self.generations, self.steps)
-        )
+    @property
+    def compute(self) -> int:
+        """Training steps in all (generations x steps)."""
+        return self.generations * self.steps
+
+    def options(self, train_options: Sequence[str]) -> list[str]:
         return [
             "--method",
-            method,
+            self.method,
             "--generations",
-            str(generations),
+            str(self.generations),
             "--steps",
-            str(steps),
-            *self.train_options,
+            str(self.steps),
+            *train_options,
+            *self.extra_options,
         ]
 
 
-def cpu_schedule(*extra_options: str) -> Schedule:
-    """The benchmarks' schedule: a small CNN, 3 generations x 800 steps (2400 for FixMatch).
+@dataclass
+class Protocol:
+    """The paper's protocol: FixMatch(S) against CReST / CReST+ with S steps in EVERY generation.
 
-    It fits the 2-core CPU budget; 6 x 400 (tried first, seed 0) left every generation too short to
-    predict the rarest classes at all, so CReST could pick none of them.
+    Controls at equal compute: FixMatch(G x S) (and both FixMatch rows with logit adjustment, the
+    "+ LA" columns). ``evidence_steps``: further FixMatch lengths, trained only when asked, that
+    show whether the generation-0 model recalls the rarest classes at all for a given S.
     """
-    return Schedule(generations=3, steps=800, train_options=[*SMALL_CNN_OPTIONS, *extra_options])
+
+    steps: int
+    generations: int
+    train_options: Sequence[str]  # further ``crest train`` options (model, batch, flips...)
+    evidence_steps: Sequence[int] = ()
+
+    def rows(self) -> list[Row]:
+        """The rows in training order (most important first, so a partial benchmark says most)."""
+        s, g = self.steps, self.generations
+        la_picks = ("--pick-from", "logit-adjusted")
+        return [
+            Row("FixMatch(S)", "fixmatch_S", "fixmatch", 1, s),
+            Row("CReST+", "crest_plus", "crest+", g, s),
+            Row(f"FixMatch({g}xS)", "fixmatch_GxS", "fixmatch", 1, g * s),
+            Row("CReST+, picks from LA predictions", "crest_plus_la_picks", "crest+", g, s, la_picks, True),
+            Row("CReST", "crest", "crest", g, s),
+        ]
+
+    def evidence_rows(self) -> list[Row]:
+        return [Row(f"FixMatch({n})", f"fixmatch_{n}", "fixmatch", 1, n) for n in self.evidence_steps]
+
+
+def cpu_protocol(*extra_options: str) -> Protocol:
+    """The benchmarks' protocol on the CPU: a small CNN, S = 2400 steps, CReST / CReST+ 3 generations.
+
+    S: on Fashion-MNIST-LT (seed 0) FixMatch(800) recalls the rarest class (Ankle boot) 2% and
+    FixMatch(2400) 24%, the three rarest 19% and 54% on average (RESULTS.md); CReST can only pick
+    classes the generation-0 model predicts. G = 3 (the paper: 6) to fit the CPU budget: an earlier
+    3 x 2400 CReST+ curve had flattened (71.0 -> 72.5 -> 72.6, seed 0, another class order); the
+    natural-order one has not (68.3 -> 70.5 -> 71.7, seeds 0 and 1).
+    """
+    return Protocol(steps=2400, generations=3, train_options=[*SMALL_CNN_OPTIONS, *extra_options])
 
 
 def training_seconds(events: list[dict]) -> float:
@@ -87,113 +128,55 @@ def training_seconds(events: list[dict]) -> float:
     return total + (last - segment_start if segment_start is not None else 0.0)
 
 
-def run_comparison(
-    dataset_for_seed: Callable[[int], Path], work: Path, seeds: Sequence[int], schedule: Schedule
-) -> dict[str, list[dict]]:
-    """Train every method for every seed (resuming finished or interrupted runs); results per method.
+def train_seed(
+    dataset: Path, work: Path, seed: int, rows: Sequence[Row], train_options: Sequence[str]
+) -> None:
+    """Train (or resume, or skip when finished) every row for one seed, in order."""
+    for row in rows:
+        run = work / f"seed{seed}" / row.folder
+        command = [
+            "train",
+            str(dataset),
+            "-o",
+            str(run),
+            "--seed",
+            str(seed),
+            "--threads",
+            "1",
+            "--no-progress",
+        ]
+        if crest_main([*command, *row.options(train_options)]):
+            raise RuntimeError(f"crest train failed for {run}")
+        print(f"seed {seed} {row.name}: done", flush=True)
 
-    Returns:
-        method -> one dict per seed: "history" (per generation), "rarest" class ids, "seconds" of
-        training (see :func:`training_seconds`).
-    """
-    results: dict[str, list[dict]] = {m: [] for m in METHODS}
+
+def collect(
+    dataset_for_seed: Callable[[int], Path], work: Path, seeds: Sequence[int], rows: Sequence[Row]
+) -> dict:
+    """What has finished: row name -> list of per-seed dicts ("seed", "history" of the finished
+    generations, "complete", "rarest" class ids, "seconds" of training). Seeds without a run are left out."""
+    results: dict[str, list[dict]] = {row.name: [] for row in rows}
     for seed in seeds:
-        dataset = dataset_for_seed(seed)
-        rarest = np.argsort(load_dataset(dataset).labelled_counts(), kind="stable")[:RAREST].tolist()
-        for method in METHODS:
-            run = work / f"seed{seed}" / method.replace("+", "_plus")
-            status = crest_main(
-                [
-                    "train",
-                    str(dataset),
-                    "-o",
-                    str(run),
-                    "--seed",
-                    str(seed),
-                    "--threads",
-                    "1",
-                    "--no-progress",
-                    *schedule.options(method),
-                ]
-            )
-            if status:
-                raise RuntimeError(f"crest train failed for {run}")
-            run_dir = RunDirectory(run)
-            history = [
-                run_dir.load(run_dir.generation_path(g))["result"]
-                for g in range(run_dir.last_generation() + 1)
-            ]
-            seconds = training_seconds(read_progress_log(run_dir.log_path))
-            results[method].append({"history": history, "rarest": rarest, "seconds": seconds})
-            print(
-                f"seed {seed} {method}: balanced accuracy {100 * history[-1]['balanced_accuracy']:.1f} "
-                f"(LA {100 * history[-1]['balanced_accuracy_la']:.1f}) in {seconds:.0f} s",
-                flush=True,
+        run_dirs = {row.name: RunDirectory(work / f"seed{seed}" / row.folder) for row in rows}
+        if not any(r.last_generation() >= 0 for r in run_dirs.values()):
+            continue
+        rarest = np.argsort(load_dataset(dataset_for_seed(seed)).labelled_counts(), kind="stable")[:RAREST]
+        for row in rows:
+            run_dir = run_dirs[row.name]
+            last = run_dir.last_generation()
+            if last < 0:
+                continue
+            history = [run_dir.load(run_dir.generation_path(g))["result"] for g in range(last + 1)]
+            results[row.name].append(
+                {
+                    "seed": seed,
+                    "history": history,
+                    "complete": last == row.generations - 1,
+                    "rarest": rarest.tolist(),
+                    "seconds": training_seconds(read_progress_log(run_dir.log_path)),
+                }
             )
     return results
-
-
-def _mean_std(values: Sequence[float]) -> str:
-    return f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}"
-
-
-def _final(run: dict, key: str) -> float:
-    return run["history"][-1][key]
-
-
-def _rarest_recall(run: dict, key: str) -> float:
-    return float(np.mean([run["history"][-1][key][c] for c in run["rarest"]]))
-
-
-def summary_table(results: dict[str, list[dict]]) -> str:
-    """Markdown table: balanced accuracy and rarest-3 recall, plain and logit-adjusted, mean ± std."""
-    lines = [
-        "| method | balanced acc. | balanced acc. + LA | rarest-3 recall | rarest-3 recall + LA |",
-        "|---|---|---|---|---|",
-    ]
-    names = {"fixmatch": "FixMatch", "crest": "CReST", "crest+": "CReST+"}
-    for method, runs in results.items():
-        cells = [
-            _mean_std([_final(r, "balanced_accuracy") for r in runs]),
-            _mean_std([_final(r, "balanced_accuracy_la") for r in runs]),
-            _mean_std([_rarest_recall(r, "recall") for r in runs]),
-            _mean_std([_rarest_recall(r, "recall_la") for r in runs]),
-        ]
-        lines.append(f"| {names[method]} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def per_generation_table(results: dict[str, list[dict]]) -> str:
-    """Markdown table of mean test balanced accuracy per generation for the multi-generation methods."""
-    rows = []
-    for method in ("crest", "crest+"):
-        curves = np.array([[g["balanced_accuracy"] for g in r["history"]] for r in results[method]])
-        rows.append(f"| {method} | " + " | ".join(f"{100 * v:.1f}" for v in curves.mean(axis=0)) + " |")
-    generations = len(results["crest"][0]["history"])
-    header = "| method | " + " | ".join(f"gen {g}" for g in range(generations)) + " |"
-    return "\n".join([header, "|---" * (generations + 1) + "|", *rows])
-
-
-def _gain(results: dict[str, list[dict]], metric: Callable[[dict, str], float], key: str) -> float:
-    """Mean over seeds of CReST+ minus mean of FixMatch, in points."""
-    return 100 * (
-        np.mean([metric(r, key) for r in results["crest+"]])
-        - np.mean([metric(r, key) for r in results["fixmatch"]])
-    )
-
-
-def target_lines(results: dict[str, list[dict]]) -> str:
-    """Whether CReST+ beats FixMatch by >= 8 balanced-accuracy points and >= 20 rarest-3 recall points."""
-    lines = []
-    for suffix, label in (("", "plain"), ("_la", "both with LA")):
-        accuracy = _gain(results, _final, "balanced_accuracy" + suffix)
-        rarest = _gain(results, _rarest_recall, "recall" + suffix)
-        lines.append(
-            f"- CReST+ minus FixMatch ({label}): balanced accuracy {accuracy:+.1f} points "
-            f"(target +8: {'met' if accuracy >= 8 else 'not met'}), rarest-3 recall {rarest:+.1f} points "
-            f"(target +20: {'met' if rarest >= 20 else 'not met'})"
-        )
-    return "\n".join(lines)
 
 
 def machine_description() -> str:
@@ -211,34 +194,70 @@ def write_report(
     heading: str,
     command: str,
     setup: str,
-    results: dict[str, list[dict]],
-    seeds: Sequence[int],
-    schedule: Schedule,
+    dataset_for_seed: Callable[[int], Path],
+    args: argparse.Namespace,
+    protocol: Protocol,
 ) -> None:
-    """Write a benchmark's section: settings, summary table, targets, accuracy per generation."""
+    """Write a benchmark's RESULTS.md section and figure from the runs finished under ``args.work``."""
+    rows, evidence = protocol.rows(), protocol.evidence_rows()
+    baseline = next(row for row in rows if row.folder == "fixmatch_S")
+    results = collect(dataset_for_seed, args.work, args.seeds, [*rows, *evidence])
+    seeds = sorted({r["seed"] for runs in results.values() for r in runs})
+    first = load_dataset(dataset_for_seed(seeds[0])) if seeds else None
+    class_names = first.class_names if first else []
+    order = np.argsort(-first.labelled_counts(), kind="stable").tolist() if first else []
     minutes = sum(r["seconds"] for runs in results.values() for r in runs) / 60
+    figure = RESULTS.parent / "figures" / f"crest_{name}_generations.png"
+    drawn = report.save_generation_figure(results, rows, figure)
+    g, s = protocol.generations, protocol.steps
+    train = " ".join(protocol.train_options)
+    work = f" --work {args.work}"
     write_section(
         name,
         f"""
 ### {heading}
 
-Command: `{command}` ({minutes:.0f} min of training in all, runs one after another, on
-{machine_description()}; the cores were shared with other jobs, so this is an upper bound).
-{setup.strip()}
-Seeds {list(seeds)} (a seed draws the data subset and the labelled split, and seeds training).
-CReST and CReST+: {schedule.generations} generations x {schedule.steps} steps; FixMatch: one run of
-{schedule.generations * schedule.steps} steps (equal total). Options: `{" ".join(schedule.train_options)}`;
-threshold 0.95, alpha 1/3, t_min 0.5. Test metrics of the last generation's EMA model, mean ± std
-over seeds, in %; LA = logit adjustment with the labelled prior; rarest-3 = the three classes with
+Commands (one background process per seed, at most two at a time; re-running one resumes it):
+`{command} --seeds 0 --evidence-steps {" ".join(map(str, protocol.evidence_steps)) or "800"}{work}`,
+`{command} --seeds 1{work}`, `{command} --seeds 2{work}`, then `{command} --report --seeds 0 1 2{work}`.
+{minutes:.0f} min of training in all so far, on {machine_description()}; the 2 cores were shared
+with up to 7 other jobs, so times are upper bounds. {setup.strip()} Seeds {seeds} have runs (a seed
+draws the data subset and the labelled split, and seeds training).
+
+Protocol of the paper: FixMatch(S) is the baseline; CReST and CReST+ train {g} generations of S = {s}
+steps EACH (fresh model per generation), so they cost {g}x FixMatch(S); FixMatch({g}xS) is the
+compute-matched control. Options `{train}`; threshold 0.95, alpha 1/3, CReST+ t from 1 to 0.5 over
+the {g} generations. Test metrics of the last generation's EMA model in %, mean ± std over the seeds
+whose run is complete; LA = logit adjustment with the class distribution of the labelled set the
+generation trained on (original + picks, as the reference does); rarest-3 = the three classes with
 the fewest labelled images.
 
-{summary_table(results)}
+{report.summary_table(results, rows)}
 
-{target_lines(results)}
+{report.target_lines(results, rows)}
 
-Mean test balanced accuracy (plain) per generation:
+Logit adjustment with the generation's labelled prior (the reference) against the original prior:
 
-{per_generation_table(results)}
+{report.la_prior_table(results, rows)}
+
+Per-class test recall (plain), classes from most to least frequent (labelled counts of seed {seeds[:1]}):
+
+{report.recall_table(results, [*rows, *evidence], class_names, order, "recall")}
+
+Per-class test recall with LA:
+
+{report.recall_table(results, rows, class_names, order, "recall_la")}
+
+Per generation (mean over the seeds that finished it; picks = those chosen after the generation for
+the next one; labelled imbalance = largest / smallest class count):
+
+{report.generation_table(results, rows)}
+
+{f"![balanced accuracy per generation](figures/{figure.name})" if drawn else "(no figure yet)"}
+
+Choice of S (generation 0 must predict the rarest classes for CReST to pick any):
+
+{report.evidence_table(results, [baseline, *evidence], class_names)}
 """,
     )
 
@@ -259,3 +278,35 @@ def write_section(name: str, text: str) -> None:
     else:
         block = block.rstrip("\n") + "\n" + section + "\n"
     RESULTS.write_text(head + begin + block + end + tail)
+
+
+def run_benchmark(
+    description: str,
+    default_work: Path,
+    dataset_for_seed: Callable[[argparse.Namespace, int], Path],
+    protocol: Protocol,
+    name: str,
+    heading: str,
+    command: str,
+    setup: str,
+    extra_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None,
+) -> None:
+    """Command line of a benchmark script: train the given seeds (resumable), or ``--report``."""
+    parser = argparse.ArgumentParser(description=description)
+    extra_arguments(parser)
+    parser.add_argument("--work", type=Path, default=default_work, help="run folders and datasets")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--evidence-steps", type=int, nargs="*", default=[], help="also train FixMatch for these S, first"
+    )
+    parser.add_argument("--report", action="store_true", help="write the RESULTS.md section, train nothing")
+    args = parser.parse_args()
+    protocol.evidence_steps = args.evidence_steps
+    if args.report:
+        write_report(name, heading, command, setup, lambda seed: dataset_for_seed(args, seed), args, protocol)
+        return
+    for seed in args.seeds:
+        dataset = dataset_for_seed(args, seed)
+        train_seed(
+            dataset, args.work, seed, [*protocol.evidence_rows(), *protocol.rows()], protocol.train_options
+        )

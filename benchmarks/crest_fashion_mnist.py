@@ -1,25 +1,28 @@
-"""Benchmark: FixMatch vs CReST vs CReST+ on Fashion-MNIST-LT (imbalance 100, 10% labelled).
+"""Benchmark: FixMatch vs CReST vs CReST+ on Fashion-MNIST-LT (imbalance 100, 10% labelled), paper protocol.
 
-One command (installs Debian's ``dataset-fashion-mnist`` when missing, needs root for that)::
+Train one seed (resumable: the same command continues where it stopped; installs Debian's
+``dataset-fashion-mnist`` when missing, needs root for that)::
 
-    nice -n 10 python benchmarks/crest_fashion_mnist.py [--work /tmp/crest-benchmarks/fashion-mnist-lt]
+    nice -n 10 python benchmarks/crest_fashion_mnist.py --seeds 0 [--evidence-steps 800] [--work FOLDER]
 
-Training set: class of frequency rank r (0 = most frequent) keeps 6000 * 100 ** (-r / 9) images
-(6000 ... 60); classes are ranked in a fixed shuffled order, so class ids are not frequency-ordered.
-10% of each class (at least 1) is labelled, the rest unlabelled; the test set is the balanced
-10,000-image Fashion-MNIST test set. Writes its section of benchmarks/RESULTS.md.
+then write the RESULTS.md section from whatever has finished::
+
+    python benchmarks/crest_fashion_mnist.py --report --seeds 0 1 2 [--work FOLDER]
+
+Training set: class id r (natural order, as CIFAR-10-LT in the paper) keeps 6000 * 100 ** (-r / 9)
+images (6000 ... 60). 10% of each class (at least 1) is labelled, the rest unlabelled (their true
+labels are kept for the pick diagnostics); the test set is the balanced 10,000-image test set.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
-from crest_comparison import cpu_schedule, run_comparison, write_report
+from crest_comparison import cpu_protocol, run_benchmark
 from crest_tools.dataset_format import save_dataset
 
 SOURCE = Path("/usr/share/datasets/fashion-mnist")
@@ -35,11 +38,12 @@ CLASS_NAMES = [
     "Bag",
     "Ankle boot",
 ]
-FREQUENCY_ORDER = np.random.default_rng(2021).permutation(10)  # class ids from most to least frequent
+FREQUENCY_ORDER = np.arange(10)  # class ids from most to least frequent: the natural order
 IMBALANCE = 100
 HEAD = 6000
 LABELLED_FRACTION = 0.1
-SCHEDULE = cpu_schedule()
+PROTOCOL = cpu_protocol()
+DEFAULT_WORK = Path("/tmp/crest-benchmarks/fashion-mnist-lt")
 
 
 def ensure_installed() -> None:
@@ -95,24 +99,17 @@ def build_dataset(seed: int, folder: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path("/tmp/crest-benchmarks/fashion-mnist-lt"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = parser.parse_args()
     ensure_installed()
-    results = run_comparison(
-        lambda seed: build_dataset(seed, args.work / f"data_seed{seed}"), args.work, args.seeds, SCHEDULE
-    )
-    write_report(
+    run_benchmark(
+        __doc__.splitlines()[0],
+        DEFAULT_WORK,
+        lambda args, seed: build_dataset(seed, args.work / f"data_seed{seed}"),
+        PROTOCOL,
         "fashion-mnist",
         "Fashion-MNIST-LT (imbalance 100, 10% labelled, balanced test set)",
         "nice -n 10 python benchmarks/crest_fashion_mnist.py",
-        f"""Training classes keep 6000 * 100^(-r/9) images for frequency rank r (6000 ... 60), ranks in
-the fixed shuffled order {FREQUENCY_ORDER.tolist()} of class ids; 10% of each class labelled; test = the
-balanced 10,000-image test set.""",
-        results,
-        args.seeds,
-        SCHEDULE,
+        """Training classes keep 6000 * 100^(-r/9) images for class id r (natural order: T-shirt/top 6000
+... Ankle boot 60); 10% of each class labelled; test = the balanced 10,000-image test set.""",
     )
 
 

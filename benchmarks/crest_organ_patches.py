@@ -1,25 +1,30 @@
-"""Benchmark: FixMatch vs CReST vs CReST+ on 2-D organ patches from BTCV CT (natural imbalance).
+"""Benchmark: FixMatch vs CReST vs CReST+ on 2-D organ patches from BTCV CT (natural imbalance), paper protocol.
 
-One command (the data folder holds manifest.json and btcv/; nothing is copied into the repo)::
+Train one seed (the data folder holds manifest.json and btcv/; nothing is copied into the repo;
+re-running the same command resumes)::
 
-    nice -n 10 python benchmarks/crest_organ_patches.py /work/shared/data [--work WORK_FOLDER]
+    nice -n 10 python benchmarks/crest_organ_patches.py /work/shared/data --seeds 0 [--work FOLDER]
+
+then write the RESULTS.md section from whatever has finished::
+
+    python benchmarks/crest_organ_patches.py /work/shared/data --report --seeds 0 1 2 [--work FOLDER]
 
 Per case and organ (13 BTCV organs, background excluded), min(300, max(1, voxels // 250)) axial
 32x32 patches are centred on randomly drawn voxels of the organ; the patch's class is the organ at
 its centre. The imbalance is the organs' natural size ratio, capped (liver ~6000 patches, adrenal
 glands ~40). Split by patient: 14 training cases, 6 test cases (drawn per seed); 10% of each class's
-training patches (at least 1) are labelled, the rest unlabelled. Writes its section of RESULTS.md.
+training patches (at least 1) are labelled, the rest unlabelled (true labels kept for the pick
+diagnostics).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
-from crest_comparison import cpu_schedule, run_comparison, write_report
+from crest_comparison import cpu_protocol, run_benchmark
 from crest_tools.dataset_format import save_dataset
 
 PATCH = 32
@@ -27,7 +32,8 @@ VOXELS_PER_PATCH = 250
 MAX_PATCHES = 300  # per case and organ
 TEST_CASES = 6
 LABELLED_FRACTION = 0.1
-SCHEDULE = cpu_schedule("--no-flip")
+PROTOCOL = cpu_protocol("--no-flip")
+DEFAULT_WORK = Path("/tmp/crest-benchmarks/organ-patches")
 
 
 def btcv_cases(data: Path) -> list:
@@ -88,27 +94,20 @@ def build_dataset(data: Path, seed: int, folder: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", type=Path, help="folder with manifest.json and the btcv/ cases")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/crest-benchmarks/organ-patches"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = parser.parse_args()
-    results = run_comparison(
-        lambda seed: build_dataset(args.data, seed, args.work / f"data_seed{seed}"),
-        args.work,
-        args.seeds,
-        SCHEDULE,
-    )
-    write_report(
+    run_benchmark(
+        __doc__.splitlines()[0],
+        DEFAULT_WORK,
+        lambda args, seed: build_dataset(args.data, seed, args.work / f"data_seed{seed}"),
+        PROTOCOL,
         "organ-patches",
         "BTCV organ patches (13 organs, natural imbalance, split by patient)",
         "nice -n 10 python benchmarks/crest_organ_patches.py /work/shared/data",
         f"""32x32 axial patches around organ voxels of the 20 BTCV cases,
 min({MAX_PATCHES}, voxels // {VOXELS_PER_PATCH}) per case and organ; {TEST_CASES} test cases, the others
 training, 10% of each organ's training patches labelled; no flips (left / right organs).""",
-        results,
-        args.seeds,
-        SCHEDULE,
+        lambda parser: parser.add_argument(
+            "data", type=Path, help="folder with manifest.json and the btcv/ cases"
+        ),
     )
 
 

@@ -30,11 +30,11 @@ from sli2vol.engine.device import select_device
 from sli2vol.io.atomic import atomic_path
 from sli2vol.io.output_policy import check_output_file, check_output_folder, created_folder
 
-from .config import ARCHITECTURES, METHODS, CrestConfig, FixMatchConfig, ModelConfig, RunConfig
+from .config import ARCHITECTURES, METHODS, PICK_SOURCES, CrestConfig, FixMatchConfig, ModelConfig, RunConfig
 from .crest import CrestRun, evaluate_on_test
 from .dataset_format import DatasetError, load_arrays, load_dataset, manifest_path, normalised_images
 from .distributed import barrier, setup_placement
-from .inference import load_trained_model, predict_logits, softmax
+from .inference import LA_PRIORS, load_trained_model, predict_logits, softmax
 from .metrics import logit_adjusted
 from .plots import require_pyplot, save_accuracy_per_generation, save_confusion_matrix
 from .run_directory import RunDirectory
@@ -67,6 +67,17 @@ def _train_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--t-min", type=UNIT_INTERVAL, default=CrestConfig.t_min, help="CReST+ final alignment temperature"
+    )
+    parser.add_argument(
+        "--pick-from",
+        choices=PICK_SOURCES,
+        default=CrestConfig.pick_from,
+        help="deviation from the paper: 'logit-adjusted' ranks picks on predictions adjusted by the labelled prior",
+    )
+    parser.add_argument(
+        "--warm-start",
+        action="store_true",
+        help="deviation from the paper: a generation starts from the previous generation's EMA weights",
     )
     parser.add_argument(
         "--steps", type=POSITIVE_INT, default=FixMatchConfig.steps, help="training steps per generation"
@@ -127,8 +138,19 @@ def _evaluate_parser(commands: argparse._SubParsersAction) -> None:
         help="folder for metrics.json and figures (default RUN_DIR/evaluation)",
     )
     parser.add_argument("--force", action="store_true", help="replace an earlier evaluation's files")
+    _add_la_prior_option(parser)
     add_device_and_threads(parser)
     parser.set_defaults(run=command_evaluate)
+
+
+def _add_la_prior_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--la-prior",
+        choices=LA_PRIORS,
+        default=LA_PRIORS[0],
+        help="logit-adjustment prior: the labelled set the generation trained on, original + picks "
+        "(the reference), or the original labelled set",
+    )
 
 
 def _predict_parser(commands: argparse._SubParsersAction) -> None:
@@ -153,6 +175,7 @@ def _predict_parser(commands: argparse._SubParsersAction) -> None:
         "--logit-adjustment", action="store_true", help="subtract log(labelled prior) from the logits"
     )
     parser.add_argument("--generation", type=NON_NEGATIVE_INT, default=None)
+    _add_la_prior_option(parser)
     add_device_and_threads(parser)
     parser.set_defaults(run=command_predict)
 
@@ -183,7 +206,9 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
             da_momentum=args.da_momentum,
             flip=not args.no_flip,
         ),
-        crest=CrestConfig(args.method, args.generations, args.alpha, args.t_min),
+        crest=CrestConfig(
+            args.method, args.generations, args.alpha, args.t_min, args.pick_from, args.warm_start
+        ),
         checkpoint_interval=args.checkpoint_interval,
         log_interval=args.log_interval,
     )
@@ -218,26 +243,30 @@ def command_evaluate(args: argparse.Namespace) -> None:
     set_threads(args.threads)
     trained = load_trained_model(run_dir, device, args.generation)
     dataset = load_dataset(config.dataset)
-    metrics = evaluate_on_test(trained.model, dataset, trained.prior, device)
+    metrics = evaluate_on_test(
+        trained.model, dataset, {"la": trained.logit_adjustment_prior(args.la_prior)}, device
+    )
     history = [run_dir.load(run_dir.generation_path(g))["result"] for g in range(trained.generation + 1)]
     report = {
         "generation": trained.generation,
         "class_names": dataset.class_names,
+        "la_prior": args.la_prior,
         **metrics,
         "history": history,
     }
     with created_folder(output):
         with atomic_path(output / EVALUATION_FILES[0]) as tmp:
             tmp.write_text(json.dumps(report, indent=1))
-        for (name, result), file_name in zip(metrics.items(), EVALUATION_FILES[1:3]):
+        for name, result in metrics.items():
             save_confusion_matrix(
                 np.array(result["confusion"]),
                 dataset.class_names,
-                output / file_name,
+                output / f"confusion_matrix_{name}.png",
                 f"generation {trained.generation}, {'logit-adjusted' if name == 'la' else 'plain'}",
             )
         save_accuracy_per_generation(history, output / EVALUATION_FILES[3])
     _print_report(metrics, dataset.class_names)
+    _print_picks(history[-1], dataset.class_names)
     print(f"figures and metrics.json in {output}")
 
 
@@ -254,6 +283,24 @@ def _print_report(metrics: dict, class_names: list[str]) -> None:
     )
 
 
+def _print_picks(result: dict, class_names: list[str]) -> None:
+    """The pick diagnostics of a generation (none after the last one of a run)."""
+    if "predicted_per_class" not in result:
+        return
+    print(f"picks after generation {result['generation']}:")
+    print(f"{'class':<28} {'predicted':>9} {'picked':>7} {'precision':>9}")
+    for i, name in enumerate(class_names):
+        precision = result["pick_precision_per_class"][i]
+        shown = "-" if precision is None else f"{100 * precision:.1f}"
+        print(
+            f"{name[:28]:<28} {result['predicted_per_class'][i]:>9} {result['picked_per_class'][i]:>7} {shown:>9}"
+        )
+    print(
+        f"labelled imbalance (largest / smallest class) {result['imbalance_before']:.0f} before the picks, "
+        f"{result['imbalance_after']:.0f} after"
+    )
+
+
 def command_predict(args: argparse.Namespace) -> None:
     output = check_output_file(args.output, args.force, inputs=[args.arrays], suffixes=(".csv",))
     device = select_device(args.device)
@@ -264,7 +311,7 @@ def command_predict(args: argparse.Namespace) -> None:
     trained.check_images(images, args.arrays)
     logits = predict_logits(trained.model, images, device)
     if args.logit_adjustment:
-        logits = logit_adjusted(logits, trained.prior)
+        logits = logit_adjusted(logits, trained.logit_adjustment_prior(args.la_prior))
     probabilities = softmax(logits)
     with atomic_path(output) as tmp, open(tmp, "w", newline="") as stream:
         writer = csv.writer(stream)

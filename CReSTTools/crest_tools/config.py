@@ -10,6 +10,7 @@ from sli2vol.errors import InputError
 from sli2vol.validation import require, require_choice
 
 METHODS = ("fixmatch", "crest", "crest+")
+PICK_SOURCES = ("plain", "logit-adjusted")
 ARCHITECTURES = ("small_cnn", "wide_resnet")
 
 
@@ -63,6 +64,9 @@ class CrestConfig:
     generations: int = 6  # reference: 6 for CReST+, 15 for CReST; forced to 1 for fixmatch
     alpha: float = 1.0 / 3.0  # sampling-rate exponent: mu_l = (N_{L+1-l} / N_1) ** alpha
     t_min: float = 0.5  # CReST+: temperature of the alignment target in the last generation
+    # Deviations from the paper (off by default):
+    pick_from: str = "plain"  # "logit-adjusted": rank picks on predictions adjusted by the labelled prior
+    warm_start: bool = False  # generation g > 0 starts from generation g - 1's EMA weights
 
     def __post_init__(self) -> None:
         require_choice("method", self.method, METHODS)
@@ -71,6 +75,7 @@ class CrestConfig:
         require("generations", self.generations, integer=True, minimum=1)
         require("alpha", self.alpha, minimum=0.0)
         require("t_min", self.t_min, minimum=0.0, maximum=1.0)
+        require_choice("pick_from", self.pick_from, PICK_SOURCES)
 
     @property
     def distribution_alignment(self) -> bool:

@@ -5,11 +5,18 @@ labelled set plus the pseudo-labelled picks of generation g - 1 (picks do not ac
 training, the EMA model predicts the unlabelled set and :func:`select_pseudo_labelled` keeps, per
 predicted class, a fraction that grows as the class gets rarer. CReST+ also aligns pseudo-label
 distributions towards prior ** t_g, t_g going from 1.0 to t_min. FixMatch is the one-generation case.
+
+As in the reference, the logit-adjustment prior of generation g is the class distribution of the
+labelled set it trained on (original + picks); the original labelled prior is kept beside it
+("la_original"). Deviations from the paper, off by default: picks ranked on logit-adjusted
+predictions (``CrestConfig.pick_from``) and generations warm-started from the previous EMA model
+(``CrestConfig.warm_start``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -25,6 +32,7 @@ from .fixmatch import FixMatchTrainer, StepLogs, TrainingData
 from .inference import predict_logits, softmax
 from .metrics import classification_report, logit_adjusted
 from .models import build_model
+from .pick_diagnostics import imbalance_warning, pick_diagnostics
 from .progress_log import ProgressLog
 from .run_directory import RunDirectory
 from .sampling import sampling_rates, select_pseudo_labelled
@@ -49,44 +57,53 @@ class Picks:
         return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 
-def labelled_prior(dataset: Dataset) -> np.ndarray:
-    """(K,) class frequencies of the original labelled set (DA target and logit-adjustment prior)."""
-    counts = dataset.labelled_counts().astype(np.float64)
+def class_distribution(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """(K,) class frequencies of ``labels`` (N,): the prior of logit adjustment and the DA target."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
     return counts / counts.sum()
 
 
 def evaluate_on_test(
-    model: torch.nn.Module, dataset: Dataset, prior: np.ndarray, device: torch.device
+    model: torch.nn.Module, dataset: Dataset, priors: dict[str, np.ndarray], device: torch.device
 ) -> dict:
-    """Test-split metrics of ``model`` without ("plain") and with logit adjustment ("la")."""
+    """Test-split metrics of ``model``: "plain", and one logit-adjusted report per named prior.
+
+    Args:
+        priors: report name -> (K,) prior, e.g. {"la": generation prior, "la_original": original}.
+    """
     images, labels = dataset.part("test")
     logits = predict_logits(model, images, device)
-    return {
-        "plain": classification_report(labels, logits.argmax(axis=1), dataset.num_classes),
-        "la": classification_report(
-            labels, logit_adjusted(logits, prior).argmax(axis=1), dataset.num_classes
-        ),
-    }
+    reports = {"plain": classification_report(labels, logits.argmax(axis=1), dataset.num_classes)}
+    for name, prior in priors.items():
+        adjusted = logit_adjusted(logits, prior).argmax(axis=1)
+        reports[name] = classification_report(labels, adjusted, dataset.num_classes)
+    return reports
 
 
-def choose_picks(model: torch.nn.Module, dataset: Dataset, alpha: float, device: torch.device) -> Picks:
-    """CReST selection from the EMA model's predictions on the unlabelled split."""
+def choose_picks(
+    model: torch.nn.Module, dataset: Dataset, alpha: float, device: torch.device, prior: np.ndarray | None
+) -> tuple[Picks, np.ndarray]:
+    """CReST selection from the EMA model's predictions on the unlabelled split.
+
+    Args:
+        prior: None (the paper), or (K,) prior whose logit adjustment is applied before the
+            predictions are ranked (deviation from the paper: picks from adjusted predictions).
+    Returns:
+        (the picks, (M,) predicted class of every unlabelled sample).
+    """
     images, _ = dataset.part("unlabelled")
-    probabilities = softmax(predict_logits(model, images, device))
+    logits = predict_logits(model, images, device)
+    probabilities = softmax(logits if prior is None else logit_adjusted(logits, prior))
     indices, labels = select_pseudo_labelled(probabilities, sampling_rates(dataset.labelled_counts(), alpha))
-    return Picks(indices, labels)
+    return Picks(indices, labels), probabilities.argmax(axis=1)
 
 
-def pick_summary(picks: Picks, dataset: Dataset) -> dict:
-    """Picks per class and, where the unlabelled samples' true labels are known, their precision."""
+def pick_report(picks: Picks, predicted: np.ndarray, dataset: Dataset) -> dict:
+    """:func:`pick_diagnostics` of ``picks`` among the unlabelled predictions ``predicted`` (M,)."""
     _, true_labels = dataset.part("unlabelled")
-    truth = true_labels[picks.indices]
-    known = truth >= 0
-    precision = float((truth[known] == picks.labels[known]).mean()) if known.any() else None
-    return {
-        "picked_per_class": np.bincount(picks.labels, minlength=dataset.num_classes).tolist(),
-        "pick_precision": precision,
-    }
+    picked = np.zeros(len(predicted), dtype=bool)
+    picked[picks.indices] = True
+    return pick_diagnostics(predicted, picked, true_labels, dataset.labelled_counts())
 
 
 class CrestRun:
@@ -117,7 +134,7 @@ class CrestRun:
         self.show_progress = show_progress and placement.is_main
         self.on_step = on_step
         self.log = ProgressLog(run_dir.log_path, enabled=placement.is_main)
-        self.prior = labelled_prior(dataset)
+        self.prior = class_distribution(dataset.part("labelled")[1], dataset.num_classes)
         self.generator = torch.Generator()
 
     def _seed(self, generation: int, step: int = 0) -> int:
@@ -141,6 +158,8 @@ class CrestRun:
         """A trainer with a freshly initialised model, EMA and optimiser for ``generation``."""
         torch.manual_seed(self._seed(generation))
         model = build_model(self.config.model, self.dataset.images.shape[1], self.dataset.num_classes)
+        if self.config.crest.warm_start and generation > 0:  # deviation from the paper
+            model.load_state_dict(self.run_dir.load(self.run_dir.generation_path(generation - 1))["ema"])
         aligner = None
         if self.config.crest.distribution_alignment:
             t = alignment_temperature(generation, self.config.crest.generations, self.config.crest.t_min)
@@ -221,40 +240,62 @@ class CrestRun:
             trainer = self._start_generation(generation, picks, checkpoint)
             checkpoint = None
             trainer.run(self._step_observer(bar, generation, trainer, picks, history))
-            picks = self._finish_generation(generation, trainer, history)
+            picks = self._finish_generation(generation, trainer, picks, history)
         bar.close()
         self.log.write("done", generations=generations, result=history[-1] if history else None)
         return history
 
-    def _finish_generation(self, generation: int, trainer: FixMatchTrainer, history: list[dict]) -> Picks:
-        """Evaluate, choose the next picks, save generation_<g>.pt and the checkpoint; return the picks."""
+    def _finish_generation(
+        self, generation: int, trainer: FixMatchTrainer, picks: Picks, history: list[dict]
+    ) -> Picks:
+        """Evaluate, choose the next picks, save generation_<g>.pt and the checkpoint; return the picks.
+
+        ``picks`` are the pseudo-labels this generation trained on: its labelled prior (the
+        reference's logit-adjustment prior) is that of the original labelled set plus them.
+        """
         device, crest = self.placement.device, self.config.crest
         broadcast_from_main(trainer.ema.shadow, self.placement)  # identical picks on every process
-        metrics = evaluate_on_test(trainer.ema.shadow, self.dataset, self.prior, device)
-        last = generation == crest.generations - 1
-        picks = Picks.none() if last else choose_picks(trainer.ema.shadow, self.dataset, crest.alpha, device)
+        labels = np.concatenate([self.dataset.part("labelled")[1], picks.labels])
+        prior = class_distribution(labels, self.dataset.num_classes)
+        model = trainer.ema.shadow
+        metrics = evaluate_on_test(model, self.dataset, {"la": prior, "la_original": self.prior}, device)
         result = {
             "generation": generation,
             "balanced_accuracy": metrics["plain"]["balanced_accuracy"],
             "balanced_accuracy_la": metrics["la"]["balanced_accuracy"],
+            "balanced_accuracy_la_original": metrics["la_original"]["balanced_accuracy"],
             "recall": metrics["plain"]["recall"],
             "recall_la": metrics["la"]["recall"],
-            **({} if last else pick_summary(picks, self.dataset)),
+            "recall_la_original": metrics["la_original"]["recall"],
+            "labelled_prior": prior.tolist(),
         }
+        next_picks = Picks.none()
+        if generation < crest.generations - 1:
+            pick_prior = prior if crest.pick_from == "logit-adjusted" else None
+            next_picks, predicted = choose_picks(model, self.dataset, crest.alpha, device, pick_prior)
+            result.update(pick_report(next_picks, predicted, self.dataset))
         history.append(result)
         if self.placement.is_main:
             self.run_dir.save(
                 self.run_dir.generation_path(generation),
                 {
-                    "ema": trainer.ema.shadow.state_dict(),
+                    "ema": model.state_dict(),
                     "model_config": dataclasses.asdict(self.config.model),
                     "class_names": self.dataset.class_names,
                     "image_shape": tuple(self.dataset.images.shape[1:]),
-                    "prior": self.prior,
+                    "prior": prior,
+                    "original_prior": self.prior,
                     "metrics": metrics,
                     "result": result,
                 },
             )
-        self._save_checkpoint(generation + 1, None, picks, history)
+        self._save_checkpoint(generation + 1, None, next_picks, history)
         self.log.write("generation", **result)
-        return picks
+        warning = "predicted_per_class" in result and imbalance_warning(
+            result, self.dataset.labelled_counts(), self.dataset.class_names
+        )
+        if warning:
+            self.log.write("warning", generation=generation, message=warning)
+            if self.placement.is_main:
+                tqdm.write(f"crest: generation {generation}: warning: {warning}", file=sys.stderr)
+        return next_picks

@@ -13,6 +13,8 @@ from .config import ModelConfig
 from .models import build_model
 from .run_directory import RunDirectory
 
+LA_PRIORS = ("generation", "original")  # labelled set of the generation (original + picks), or original
+
 
 @torch.no_grad()
 def predict_logits(
@@ -39,7 +41,8 @@ class TrainedModel:
 
     model: nn.Module
     class_names: list[str]
-    prior: np.ndarray  # (K,) labelled-set class frequencies, for logit adjustment
+    prior: np.ndarray  # (K,) class frequencies of the labelled set the generation trained on (+ picks)
+    original_prior: np.ndarray  # (K,) class frequencies of the original labelled set
     generation: int
     image_shape: tuple  # (C, H, W) of the images it was trained on
 
@@ -50,6 +53,12 @@ class TrainedModel:
                 f"{where}: images are {tuple(images.shape[1:])} (C, H, W) but generation "
                 f"{self.generation} was trained on {self.image_shape}"
             )
+
+    def logit_adjustment_prior(self, which: str) -> np.ndarray:
+        """The prior of logit adjustment: "generation" (the reference's) or "original"."""
+        if which not in LA_PRIORS:
+            raise ValueError(f"logit-adjustment prior must be one of {LA_PRIORS}, got {which!r}")
+        return self.prior if which == "generation" else self.original_prior
 
 
 def load_trained_model(
@@ -77,10 +86,13 @@ def load_trained_model(
         channels, num_classes = saved["image_shape"][0], len(saved["class_names"])
         model = build_model(ModelConfig(**saved["model_config"]), channels, num_classes)
         model.load_state_dict(saved["ema"])
+        prior = np.asarray(saved["prior"])
+        original = np.asarray(saved.get("original_prior", prior))  # older runs saved the original prior only
         trained = TrainedModel(
             model.to(device).eval(),
             list(saved["class_names"]),
-            np.asarray(saved["prior"]),
+            prior,
+            original,
             generation,
             tuple(int(n) for n in saved["image_shape"]),
         )

@@ -2,8 +2,10 @@
 
 Every line is an object with "event" and "time" (UNIX seconds). Events written by a training run:
 "start" / "resume", "step" (generation, step, steps, loss, loss_x, loss_u, mask_rate, lr),
-"generation" (generation, test metrics with and without logit adjustment, picks per class),
-"done". A kill may truncate the last line; :func:`read_progress_log` skips it.
+"generation" (generation, test metrics plain and logit-adjusted with the generation's labelled prior
+"la" and the original one "la_original", "labelled_prior", and the pick diagnostics of
+:func:`crest_tools.pick_diagnostics.pick_diagnostics` unless it is the last generation), "warning"
+(generation, message: the picks increase the labelled imbalance), "done". A kill may truncate the last line; :func:`read_progress_log` skips it.
 """
 
 from __future__ import annotations

@@ -7,7 +7,14 @@ import SimpleITK as sitk
 from scipy import ndimage
 from sli2vol.cli import main
 from sli2vol.errors import InputError
-from sli2vol.evaluation.cases import Case, cases_from_manifest, load_case, target_group
+from sli2vol.evaluation.cases import (
+    Case,
+    assign_halves,
+    cases_from_manifest,
+    load_case,
+    select_split,
+    target_group,
+)
 from sli2vol.evaluation.methods import method_specs
 from sli2vol.evaluation.optical_flow import propagate_optical_flow
 from sli2vol.evaluation.overlays import crop_box
@@ -97,6 +104,31 @@ def test_target_groups():
     assert target_group("left ventricle blood pool") is None
 
 
+def _cases(dataset: str, n: int) -> list:
+    return [Case(dataset, f"{dataset}_{k:02d}", None, None, {1: "liver"}) for k in range(n)]
+
+
+def test_halves_seeded_balanced_and_per_dataset():
+    cases = _cases("a", 7) + _cases("b", 4)
+    halves = {c.case_id: c.half for c in assign_halves(cases, seed=0)}
+    assert sum(h == "tuning" for k, h in halves.items() if k.startswith("a")) == 4  # 7 cases: 4 tune, 3 check
+    assert sum(h == "tuning" for k, h in halves.items() if k.startswith("b")) == 2
+    shuffled = [cases[k] for k in np.random.default_rng(3).permutation(len(cases))]
+    assert {c.case_id: c.half for c in assign_halves(shuffled, seed=0)} == halves  # order does not matter
+    alone = {c.case_id: c.half for c in assign_halves(_cases("a", 7), seed=0)}
+    assert alone == {k: h for k, h in halves.items() if k.startswith("a")}  # other datasets do not matter
+    draws = {tuple(c.half for c in assign_halves(cases, seed=s)) for s in range(6)}
+    assert len(draws) > 1  # the seed changes the split
+    assigned = assign_halves(cases, seed=0)
+    checking = select_split(assigned, "checking")
+    assert {c.case_id for c in checking} == {k for k, h in halves.items() if h == "checking"}
+    assert [c.case_id for c in select_split(assigned, "tuning", max_cases=1)] == \
+        [next(c.case_id for c in assigned if c.half == "tuning" and c.dataset == d) for d in ("a", "b")]
+    assert len(select_split(assigned, "all")) == 11
+    with pytest.raises(InputError, match="split must be one of"):
+        select_split(assigned, "half")
+
+
 def test_method_names():
     both = [m.name for m in method_specs({"edge": "e.pt", "raw": "r.pt"})]
     assert both == ["optical_flow", "network", "+edge", "+verification", "full", "improved"]
@@ -127,6 +159,10 @@ def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys, 
     markdown = (out / "results.md").read_text(encoding="utf-8")
     assert "| phantoms | left kidney | 2 |" in markdown and "| kidney | 2 |" in markdown
     assert "mean over structures" in markdown and "full" in markdown
+    assert sorted(r["half"] for r in records if r["method"] == "full" and r["structure"] == "liver") == \
+        ["checking", "tuning"]
+    assert "## Tuning half (1 cases)" in markdown and "## Checking half (1 cases)" in markdown
+    assert set(result["summary_by_half"]) == {"tuning", "checking"}
     pngs = sorted((out / "overlays").glob("*.png"))
     assert len(pngs) == 12 and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
     assert sorted(p.name for p in pngs) == sorted(result["overlays"])
@@ -135,10 +171,11 @@ def test_evaluate_end_to_end(data_folder, tmp_path, trained_model_path, capsys, 
     assert main(args) == 1
     assert "use --force" in capsys.readouterr().err
     assert (out / "results.json").read_bytes() == before
-    assert main(args + ["--force", "--methods", "optical_flow", "--structures", "kidney"]) == 0
+    assert main(args + ["--force", "--methods", "optical_flow", "--structures", "kidney", "--split", "checking"]) == 0
     records = json.loads((out / "results.json").read_text(encoding="utf-8"))["records"]
-    assert {(r["method"], r["structure"]) for r in records} == {("optical_flow", "left kidney")}
-    assert len(list((out / "overlays").glob("*.png"))) == 2  # the first run's overlays are replaced
+    assert {(r["method"], r["structure"], r["half"]) for r in records} == {("optical_flow", "left kidney", "checking")}
+    assert len(records) == 1 and "Checking half" not in (out / "results.md").read_text(encoding="utf-8")
+    assert len(list((out / "overlays").glob("*.png"))) == 1  # the first run's overlays are replaced
 
 
 def test_evaluate_in_worker_processes_matches_one_process(data_folder, tmp_path, trained_model_path, restore_threads):

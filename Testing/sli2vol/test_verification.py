@@ -6,6 +6,7 @@ from sli2vol.engine.verification import (
     fill_holes,
     looks_like_foreground,
     ring_around,
+    ring_shaped,
     verify_mask,
 )
 
@@ -98,3 +99,28 @@ def test_fill_holes_equals_scipy_flood_fill():
         np.testing.assert_array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask))
     np.testing.assert_array_equal(fill_holes(np.zeros((5, 6), bool)), np.zeros((5, 6), bool))
     np.testing.assert_array_equal(fill_holes(np.ones((5, 6), bool)), np.ones((5, 6), bool))
+
+
+def test_ring_shaped_masks_keep_their_hole():
+    """A myocardium-like ring (dark) around a bright blood pool: the verified mask stays a ring with
+    keep_holes, and becomes a disc covering the blood pool when holes are always filled (paper)."""
+    ring = _disc((60, 60), (30, 30), 16) & ~_disc((60, 60), (30, 30), 9)
+    image = np.where(_disc((60, 60), (30, 30), 9), 1.0, np.where(ring, 0.3, 0.6))
+    assert ring_shaped(ring) and not ring_shaped(_disc((60, 60), (30, 30), 16))
+    kept = verify_mask(image, ring, image, ring.copy(), VerificationConfig())
+    assert not kept[30, 30] and kept.sum() == pytest.approx(ring.sum(), rel=0.05)
+    filled = verify_mask(image, ring, image, ring.copy(), VerificationConfig(keep_holes=False))
+    assert filled[30, 30] and filled.sum() > 1.4 * ring.sum()
+    small_hole = _disc((60, 60), (30, 30), 16) & ~_disc((60, 60), (30, 30), 2)  # a few unlabelled pixels
+    assert not ring_shaped(small_hole) and verify_mask(image, small_hole, image, small_hole.copy())[30, 30]
+
+
+def test_a_ring_with_a_small_gap_is_not_closed_into_a_disc():
+    """The clean-up's closing would seal a 2-pixel gap in the ring; the hole must not be filled then."""
+    ring = _disc((60, 60), (30, 30), 16) & ~_disc((60, 60), (30, 30), 9)
+    ring[29:31, 40:50] = False  # a gap through the ring's wall
+    image = np.where(_disc((60, 60), (30, 30), 9), 1.0, np.where(ring, 0.3, 0.6))
+    assert not ring_shaped(ring) and ring_shaped(ring, closing_iterations=2)
+    kept = verify_mask(image, ring, image, ring.copy(), VerificationConfig())
+    assert not kept[30, 30]
+    assert verify_mask(image, ring, image, ring.copy(), VerificationConfig(keep_holes=False))[30, 30]

@@ -11,9 +11,21 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from sli2vol.cli.options import NON_NEGATIVE_INT, POSITIVE_INT, add_device_and_threads, set_threads
+from sli2vol.cli.options import (
+    NON_NEGATIVE_FLOAT,
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    add_device_and_threads,
+    set_threads,
+)
 from sli2vol.errors import InputError, ModelError, RunInterrupted, one_line
-from sli2vol.evaluation.cases import cases_from_manifest, cases_from_pairs, select_structures
+from sli2vol.evaluation.cases import (
+    SPLITS,
+    cases_from_manifest,
+    cases_from_pairs,
+    select_split,
+    select_structures,
+)
 from sli2vol.evaluation.methods import build_predictors, method_specs
 from sli2vol.evaluation.parallel import evaluate_in_workers
 from sli2vol.evaluation.protocol import EvaluationConfig, count_units, evaluate
@@ -27,6 +39,7 @@ from sli2vol.evaluation.report import (
     write_results,
 )
 from sli2vol.io.output_policy import check_output_folder, created_folder
+from sli2vol.training.adaptation import DEFAULT_ADAPT_STEPS, AdaptationConfig
 
 
 def parse_models(values: list | None) -> dict:
@@ -59,9 +72,9 @@ def load_cases(args) -> list:
     if (args.data is None) == (not args.pair):
         raise InputError("give either a data folder with manifest.json or --pair IMAGE LABEL (one or more), not both")
     if args.data is not None:
-        cases = cases_from_manifest(args.data, args.datasets, args.max_cases)
+        cases = cases_from_manifest(args.data, args.datasets, args.max_cases, args.split, args.split_seed)
     else:
-        cases = cases_from_pairs(args.pair)[: args.max_cases]
+        cases = select_split(cases_from_pairs(args.pair), args.split, args.max_cases)
     if not cases:
         raise InputError("no labelled case to evaluate")
     return cases
@@ -73,6 +86,7 @@ def run_description(args, specs: list, identities: dict, cases: list) -> dict:
         "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_description(), "seed": args.seed, "axis": args.axis,
+        "split": args.split, "split_seed": args.split_seed,
         "methods": [asdict(s) for s in specs], "models": identities,
         "cases": [f"{c.dataset}/{c.case_id}" for c in cases],
     }
@@ -89,8 +103,10 @@ def run_evaluate(args) -> int:
     if units == 0:
         raise InputError(f"no structure of the {len(cases)} cases matches --structures {args.structures}")
     set_threads(args.threads)
-    predictors, identities = build_predictors(specs, models, args.device)
+    adaptation = AdaptationConfig(steps=args.adapt_steps, seconds=args.adapt_seconds)
+    predictors, identities = build_predictors(specs, models, args.device, adaptation)
     meta = run_description(args, specs, identities, cases)
+    meta["adaptation"] = asdict(adaptation)
     bar = tqdm(total=units, unit="structure", desc="evaluating", disable=args.quiet)
     done = []  # records written to results.json so far
 
@@ -115,7 +131,7 @@ def run_evaluate(args) -> int:
                 threads = args.threads if isinstance(args.threads, int) else \
                     max(1, torch.get_num_threads() // args.workers)
                 result = evaluate_in_workers(cases, specs, models, config, args.workers, threads, args.device,
-                                             case_done)
+                                             case_done, adaptation)
         except KeyboardInterrupt:
             if not done:
                 raise
@@ -147,11 +163,18 @@ def add_parsers(sub) -> None:
     p.add_argument("--methods", nargs="+", help="methods to run (default: optical_flow and the variants the models allow)")
     p.add_argument("--datasets", nargs="+", help="datasets of the manifest to use (default: all labelled)")
     p.add_argument("--structures", nargs="+", help="label ids, structure names or target groups (e.g. kidney)")
-    p.add_argument("--max-cases", type=POSITIVE_INT, help="at most this many cases per dataset")
+    p.add_argument("--split", choices=SPLITS, default="all",
+                   help="one half of each dataset's cases (tune on one, check on the other) or all")
+    p.add_argument("--split-seed", type=NON_NEGATIVE_INT, default=0, help="seed of the tuning / checking split")
+    p.add_argument("--max-cases", type=POSITIVE_INT, help="at most this many cases per dataset (after --split)")
     p.add_argument("--seed", type=NON_NEGATIVE_INT, default=0, help="global seed of the annotated-slice draw")
     p.add_argument("--axis", type=int, choices=(0, 1, 2), default=0, help="array axis of the annotated slice (0 = k)")
     p.add_argument("--worst", type=NON_NEGATIVE_INT, default=3,
-                   help="overlay PNGs of this many lowest-Dice cases per method")
+                   help="overlay PNGs of this many lowest-Dice cases per method and dataset")
+    p.add_argument("--adapt-steps", type=NON_NEGATIVE_INT, default=DEFAULT_ADAPT_STEPS,
+                   help="per-scan adaptation steps of the improved+adapt method")
+    p.add_argument("--adapt-seconds", type=NON_NEGATIVE_FLOAT, default=0.0,
+                   help="time cap of that adaptation per structure (0: none)")
     add_device_and_threads(p, "CPU threads for torch, per worker: a number, or 'auto' (default: the idle cores, "
                               "divided among the workers)", threads_default=None)
     p.add_argument("--workers", type=POSITIVE_INT, default=1, help="cases evaluated at once in separate processes")

@@ -36,6 +36,7 @@ from sli2vol.io.volume_io import (
 )
 from sli2vol.metrics import dice, largest_slice
 from sli2vol.phantom import make_phantom
+from sli2vol.training.adaptation import DEFAULT_ADAPT_STEPS, AdaptationConfig
 
 AXIS_CHOICES = ("k", "j", "i", "axial", "coronal", "sagittal", "0", "1", "2")
 
@@ -90,9 +91,17 @@ def add_propagation_options(p) -> None:
     p.add_argument("--boundary-px", type=NON_NEGATIVE_INT, default=PropagationConfig.boundary_px,
                    help="add the pixels this close to each slice's mask whose warped value exceeds 0.25 "
                         "(0: off, as the paper)")
+    p.add_argument("--fill-holes", action="store_true",
+                   help="fill holes of ring-shaped masks too (the paper; default: a ring such as the myocardium "
+                        "keeps its hole)")
+    p.add_argument("--adapt-steps", type=int, default=0,
+                   help=f"fine-tune a copy of the model on this scan for this many steps first (0: off; "
+                        f"{DEFAULT_ADAPT_STEPS} is a typical value)")
+    p.add_argument("--adapt-seconds", type=float, default=0.0, help="time cap of that fine-tuning per label (0: none)")
+    p.add_argument("--adapt-seed", type=int, default=0, help="seed of the fine-tuning's slice-pair draw")
     p.add_argument("--paper-engine", action="store_true",
                    help="the paper's engine: nearest-mean verification on the previous slice, no growth test, "
-                        "no zoom, no boundary recovery")
+                        "holes always filled, no zoom, no boundary recovery")
     p.add_argument("--full-frame", action="store_true", help="process whole slices instead of a region")
     p.add_argument("--no-isotropic", action="store_true", help="do not resample slices to square pixels")
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="auto")
@@ -104,7 +113,8 @@ def add_propagation_options(p) -> None:
 
 def config_from_args(args, axis: int | None = None) -> PropagationConfig:
     verification = VerificationConfig(enabled=not args.no_verification, rule=args.verification_rule,
-                                      reference=args.verification_reference, growth_z=args.growth_z)
+                                      reference=args.verification_reference, growth_z=args.growth_z,
+                                      keep_holes=not args.fill_holes)
     options = {
         "axis": axis,
         "labels": args.labels,
@@ -119,6 +129,7 @@ def config_from_args(args, axis: int | None = None) -> PropagationConfig:
         "max_structure_px": args.max_structure_px,
         "max_slice_step_px": args.max_slice_step_px,
         "boundary_px": args.boundary_px,
+        "adaptation": AdaptationConfig(steps=args.adapt_steps, seconds=args.adapt_seconds, seed=args.adapt_seed),
         "device": args.device,
     }
     return paper_config(**options) if args.paper_engine else PropagationConfig(**options)

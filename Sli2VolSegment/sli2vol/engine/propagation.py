@@ -18,6 +18,7 @@ from sli2vol.engine.slice_source import SliceSource, isotropic_shape, resample_l
 from sli2vol.engine.verification import VerificationConfig
 from sli2vol.errors import InputError, PropagationCancelled
 from sli2vol.io.model_io import load_model
+from sli2vol.training.adaptation import AdaptationConfig, adapted_model, region_volume
 from sli2vol.validation import require, require_choice, require_window
 
 ProgressCallback = Callable[[int, int], None]
@@ -43,6 +44,7 @@ class PropagationConfig:
     band_bytes: int = DEFAULT_BAND_BYTES  # memory cap of one affinity band
     boundary_px: int = 1  # output: add the pixels this close to a slice's mask whose warped value exceeds boundary_prob (0: off)
     boundary_prob: float = 0.25
+    adaptation: AdaptationConfig = field(default_factory=AdaptationConfig)  # per-scan fine-tuning (steps 0: off)
 
     def __post_init__(self) -> None:
         if self.axis is not None:
@@ -69,14 +71,15 @@ class PropagationConfig:
 
 
 def paper_config(**overrides) -> PropagationConfig:
-    """The paper's engine: nearest-mean verification against the previous slice, no growth test, no
-    zoom, no boundary recovery (these settings are forced; every other option comes from ``overrides``).
+    """The paper's engine: nearest-mean verification against the previous slice, no growth test, holes
+    always filled, no zoom, no boundary recovery (these settings are forced; every other option comes from ``overrides``).
 
     (The defaults add a likelihood-ratio verification against the annotated slice, a stricter test
     for pixels the mask grows into, zoom for small structures and thick slices, and boundary
     recovery; see ``PropagationConfig`` and ``VerificationConfig``.)"""
     verification = overrides.pop("verification", VerificationConfig())
-    verification = VerificationConfig(**{**verification.__dict__, "rule": "mean", "reference": "previous", "growth_z": 0.0})
+    verification = VerificationConfig(**{**verification.__dict__, "rule": "mean", "reference": "previous", "growth_z": 0.0,
+                                         "keep_holes": False})
     return PropagationConfig(**{**overrides, "min_structure_px": 0, "max_structure_px": 0, "max_slice_step_px": 0.0,
                                 "boundary_px": 0, "verification": verification})
 
@@ -273,7 +276,8 @@ def propagate_volume_with_confidence(
             axis; never modified.
         spacing: voxel size in mm along the three array axes.
         model: a loaded model, a path to a TorchScript model, or None for the bundled default.
-        config: options (axis, labels, limits, verification, normalisation, ROI, device).
+        config: options (axis, labels, limits, verification, normalisation, ROI, device, per-scan
+            adaptation of a copy of the model).
         progress: called with (steps done, steps planned).
         cancel: polled after every step; returning True raises :class:`PropagationCancelled`.
 
@@ -301,8 +305,8 @@ def propagate_volume_with_confidence(
     window = tuple(config.intensity_window) if config.intensity_window else intensity_window(image, config.normalization)
     n, native_hw = stack.shape[0], stack.shape[1:]
     limits = tuple(n if v is None else int(v) for v in (config.max_slices_backward, config.max_slices_forward))
-    run = _Run(sum(_planned_steps(a, n, limits) for a in anchors.values()), progress, cancel,
-               (config.boundary_px, config.boundary_prob))
+    planned = sum(_planned_steps(a, n, limits) + config.adaptation.steps for a in anchors.values())
+    run = _Run(planned, progress, cancel, (config.boundary_px, config.boundary_prob))
 
     # labels are numbered 1..K while propagating (any id, up to 64 bits, maps back exactly at the end)
     ids = list(anchors)
@@ -311,11 +315,16 @@ def propagate_volume_with_confidence(
     confidence = {label: {} for label in anchors}
     for number, (label, label_anchors) in enumerate(anchors.items(), start=1):
         shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config, spacing[axis])
-        run.propagator = PairPropagator(model, SliceSource(stack, window, shape_hw), device, config.verification,
-                                        config.use_roi, config.band_bytes)
+        slices = SliceSource(stack, window, shape_hw)
         anchor_masks = {
             a: resample_labels((stack_mask[a] == label)[None].astype(np.uint8), shape_hw)[0] > 0 for a in label_anchors
         }
+        label_model = model
+        if config.adaptation.enabled:
+            volume = region_volume(slices, anchor_masks, (spacing[axis], *plane_spacing), config.adaptation.crop)
+            label_model = adapted_model(model, volume, config.adaptation, device, run.tick)
+        run.propagator = PairPropagator(label_model, slices, device, config.verification, config.use_roi,
+                                        config.band_bytes)
         for k, vote, prob in _label_scores(run, anchor_masks, label_anchors, n, limits):
             confidence[label][k] = slice_confidence(vote, prob)
             vote, prob = resize_plane(vote, native_hw), resize_plane(prob, native_hw)

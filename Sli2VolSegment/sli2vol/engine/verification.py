@@ -11,6 +11,7 @@ from sli2vol.validation import require, require_choice
 VERIFICATION_RULES = ("mean", "gaussian")
 VERIFICATION_REFERENCES = ("anchor", "previous")
 STD_FLOOR = 1e-3  # smallest standard deviation of an intensity sample, in normalised intensity units
+RING_HOLE_FRACTION = 0.1  # a mask whose enclosed holes reach this fraction of its area is ring-shaped
 
 
 @dataclass
@@ -21,6 +22,26 @@ class VerificationConfig:
     rule: str = "gaussian"  # "gaussian": likelihood ratio of normal fits; "mean": the paper (closer to p than n)
     reference: str = "anchor"  # foreground sample: the "anchor" annotation, or the "previous" slice's mask (paper)
     growth_z: float = 0.75  # pixels the mask grows into must lie within this many SDs of the foreground mean (0: off)
+    keep_holes: bool = True  # ring-shaped masks (e.g. myocardium) keep their hole; False: always fill holes (paper)
+
+
+def close_mask(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """Morphological closing of ``mask`` (H, W) bool: ``iterations`` dilations, then as many erosions
+    (the image border counts as inside, so masks touching it are not eroded from there)."""
+    if iterations <= 0 or not mask.any():
+        return mask
+    grown = ndimage.binary_dilation(mask, iterations=iterations)
+    return ndimage.binary_erosion(grown, iterations=iterations, border_value=1)
+
+
+def ring_shaped(mask: np.ndarray, closing_iterations: int = 0) -> bool:
+    """Does ``mask`` (H, W) bool, closed with ``closing_iterations`` (so that a ring broken by a gap
+    the clean-up would close counts), enclose holes of at least ``RING_HOLE_FRACTION`` of its area?
+    True for a ring such as the myocardium around the blood pool; False for a solid organ with a few
+    unlabelled pixels."""
+    closed = close_mask(mask, closing_iterations)
+    holes = int(np.count_nonzero(fill_holes(closed) & ~closed))
+    return holes >= RING_HOLE_FRACTION * max(int(np.count_nonzero(mask)), 1)
 
     def __post_init__(self) -> None:
         require_choice("verification rule", self.rule, VERIFICATION_RULES)
@@ -81,7 +102,9 @@ def verify_mask(
     inside_sample: np.ndarray | None = None,
 ) -> np.ndarray:
     """Keep a propagated pixel only if its intensity on the next slice is closer to p than to n (and,
-    with ``config.growth_z``, a pixel outside ``prev_mask`` only if it is close to p).
+    with ``config.growth_z``, a pixel outside ``prev_mask`` only if it is close to p), then fill
+    holes and close the mask. With ``config.keep_holes``, holes are not filled when ``prev_mask``
+    is ring-shaped (filling would turn the myocardium into a disc covering the blood pool).
 
     Args:
         prev_slice, next_slice: (H, W) float intensities of slices i and i+1.
@@ -102,9 +125,8 @@ def verify_mask(
         kept &= looks_like_foreground(next_slice, inside, prev_slice[ring], config.rule)
         if config.growth_z > 0:
             kept &= prev_mask | close_to_foreground(next_slice, inside, config.growth_z)
-    kept = fill_holes(kept)
-    if config.closing_iterations > 0 and kept.any():
-        kept = ndimage.binary_dilation(kept, iterations=config.closing_iterations)
-        kept = ndimage.binary_erosion(kept, iterations=config.closing_iterations, border_value=1)
+    fill = not (config.keep_holes and ring_shaped(prev_mask, config.closing_iterations))
+    if fill:
         kept = fill_holes(kept)
-    return kept
+    kept = close_mask(kept, config.closing_iterations)
+    return fill_holes(kept) if fill and config.closing_iterations > 0 else kept

@@ -2,9 +2,10 @@
 and the target groups they are reported under."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,8 @@ TARGET_GROUPS = {  # group -> pattern on the lower-case structure name
     "adrenal": r"((left|right) )?adrenal( gland)?",
     "left atrium": r"left atrium( \(cavity\))?",
 }
+HALVES = ("tuning", "checking")  # the dev set's two halves: tune settings on one, check them on the other
+SPLITS = (*HALVES, "all")
 
 
 def target_group(structure: str) -> str | None:
@@ -36,6 +39,7 @@ class Case:
     image: Path
     label: Path
     structures: dict  # label id (int) -> structure name; background excluded
+    half: str = ""  # "tuning" or "checking" (see assign_halves); "" before assignment
 
 
 @dataclass
@@ -45,11 +49,47 @@ class CaseVolume:
     spacing: tuple  # (sk, sj, si) mm
 
 
-def cases_from_manifest(folder: str | Path, datasets: list | None = None, max_cases: int | None = None) -> list:
+def assign_halves(cases: list, seed: int = 0) -> list:
+    """The cases with ``half`` set: per dataset, the sorted case ids in an order drawn from (seed,
+    dataset); the first half of that order (rounded up) is "tuning", the rest "checking".
+
+    A case's half depends only on the seed and the ids of its dataset, not on the case order or on
+    which other datasets are given.
+    """
+    ids: dict = {}
+    for case in cases:
+        ids.setdefault(case.dataset, set()).add(case.case_id)
+    half = {}
+    for dataset, names in ids.items():
+        digest = hashlib.sha256(f"{seed}:{dataset}".encode()).digest()
+        order = np.random.default_rng(int.from_bytes(digest[:8], "little")).permutation(sorted(names))
+        n_tuning = (len(order) + 1) // 2
+        half.update({(dataset, name): HALVES[0] if rank < n_tuning else HALVES[1] for rank, name in enumerate(order)})
+    return [replace(c, half=half[(c.dataset, c.case_id)]) for c in cases]
+
+
+def select_split(cases: list, split: str, max_cases: int | None = None) -> list:
+    """The cases of one half ("tuning", "checking") or all of them, then the first ``max_cases`` of
+    each dataset (None: every case)."""
+    if split not in SPLITS:
+        raise InputError(f"split must be one of {SPLITS}, got {split!r}")
+    kept, per_dataset = [], {}
+    for case in cases:
+        if split != "all" and case.half != split:
+            continue
+        per_dataset[case.dataset] = per_dataset.get(case.dataset, 0) + 1
+        if max_cases is None or per_dataset[case.dataset] <= max_cases:
+            kept.append(case)
+    return kept
+
+
+def cases_from_manifest(folder: str | Path, datasets: list | None = None, max_cases: int | None = None,
+                        split: str = "all", split_seed: int = 0) -> list:
     """Labelled cases listed in ``folder``/manifest.json (cases without a label are skipped).
 
-    ``datasets`` keeps only those datasets (in manifest order); ``max_cases`` keeps the first N
-    cases of each dataset.
+    ``datasets`` keeps only those datasets (in manifest order); ``split`` keeps one half of each
+    dataset (:func:`assign_halves` with ``split_seed``, drawn over all its labelled cases);
+    ``max_cases`` then keeps the first N cases of each dataset.
     """
     folder = Path(folder)
     path = folder / "manifest.json"
@@ -64,16 +104,12 @@ def cases_from_manifest(folder: str | Path, datasets: list | None = None, max_ca
     unknown = sorted(set(datasets or []) - set(known))
     if unknown:
         raise InputError(f"datasets {unknown} have no labelled cases in {path} (available: {known})")
-    cases, per_dataset = [], {}
+    cases = []
     for e in labelled:
-        if datasets and e["dataset"] not in datasets:
-            continue
-        per_dataset[e["dataset"]] = per_dataset.get(e["dataset"], 0) + 1
-        if max_cases is not None and per_dataset[e["dataset"]] > max_cases:
-            continue
         names = {int(k): v for k, v in e.get("labels", {}).items() if int(k) != 0}
         cases.append(Case(e["dataset"], e["case_id"], folder / e["image"], folder / e["label"], names))
-    return cases
+    cases = [c for c in assign_halves(cases, split_seed) if not datasets or c.dataset in datasets]
+    return select_split(cases, split, max_cases)
 
 
 def cases_from_pairs(pairs: list) -> list:
@@ -84,7 +120,7 @@ def cases_from_pairs(pairs: list) -> list:
         names = {int(v): f"label {int(v)}" for v in values if v != 0}
         case_id = Path(image).name.split(".")[0]
         cases.append(Case("pairs", case_id, Path(image), Path(label), names))
-    return cases
+    return assign_halves(cases)
 
 
 def select_structures(case: Case, wanted: list | None) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +15,7 @@ from sli2vol.engine.propagation import PropagationConfig, paper_config, propagat
 from sli2vol.engine.verification import VerificationConfig
 from sli2vol.errors import InputError
 from sli2vol.io.model_io import default_model_path, load_model
+from sli2vol.training.adaptation import AdaptationConfig
 
 OPTICAL_FLOW = "optical_flow"
 ABLATION = {  # with an edge-profile and a raw-intensity model: the paper's ablation order (paper engine)
@@ -24,6 +26,7 @@ ABLATION = {  # with an edge-profile and a raw-intensity model: the paper's abla
 }
 SINGLE_MODEL = {"no_verification": False, "full": True}
 IMPROVED = "improved"  # the full method with this project's engine defaults (see propagation.paper_config)
+ADAPTED = "improved+adapt"  # "improved" with per-scan self-supervised adaptation of the model
 
 # predict(image (N0, N1, N2), spacing (mm, same axes), axis, index, slice_mask (H, W) bool) -> bool volume
 Predictor = Callable[[np.ndarray, tuple, int, int, np.ndarray], np.ndarray]
@@ -35,6 +38,7 @@ class MethodSpec:
     model: str | None = None  # key into the models dict; None: optical flow
     verification: bool = False
     paper_engine: bool = True  # the paper's verification rule and no zoom; False: the project's defaults
+    adapt: bool = False  # fine-tune a copy of the model on each scan first (the evaluation's adaptation settings)
 
 
 def available_methods(models: dict) -> dict:
@@ -43,16 +47,19 @@ def available_methods(models: dict) -> dict:
     Always: "optical_flow", and "NAME" / "NAME+verification" for every model. With models named
     "edge" and "raw": also "network", "+edge", "+verification", "full" and "improved" (the
     defaults). With exactly one model: also "no_verification", "full" and "improved" (the defaults).
-    All but "improved" run the paper's engine.
+    With either: "improved+adapt" (the defaults plus per-scan adaptation; not run unless named).
+    All but "improved" and "improved+adapt" run the paper's engine.
     """
     methods = {OPTICAL_FLOW: MethodSpec(OPTICAL_FLOW)}
     if {"edge", "raw"} <= set(models):
         methods.update({n: MethodSpec(n, m, v) for n, (m, v) in ABLATION.items()})
         methods[IMPROVED] = MethodSpec(IMPROVED, "edge", True, paper_engine=False)
+        methods[ADAPTED] = MethodSpec(ADAPTED, "edge", True, paper_engine=False, adapt=True)
     elif len(models) == 1:
         (only,) = models
         methods.update({n: MethodSpec(n, only, v) for n, v in SINGLE_MODEL.items()})
         methods[IMPROVED] = MethodSpec(IMPROVED, only, True, paper_engine=False)
+        methods[ADAPTED] = MethodSpec(ADAPTED, only, True, paper_engine=False, adapt=True)
     for key in models:
         for name, verification in ((key, False), (f"{key}+verification", True)):
             methods.setdefault(name, MethodSpec(name, key, verification))
@@ -90,18 +97,25 @@ def model_identity(path: str | None, model) -> dict:
     }
 
 
-def sli2vol_predictor(model, verification: bool, paper_engine: bool, device) -> Predictor:
-    """Sli2Vol propagation of the one annotated slice with ``model``, verification on or off, with
-    the paper's engine or the project's defaults."""
+def propagation_predictor(model, make_config: Callable[..., PropagationConfig]) -> Predictor:
+    """Sli2Vol propagation of the one annotated slice (label 1) with ``model`` and the configuration
+    ``make_config(axis=..., labels=[1])`` returns."""
 
     def predict(image, spacing, axis, index, slice_mask):
         annotation = np.zeros(image.shape, dtype=np.uint8)
         np.moveaxis(annotation, axis, 0)[index] = slice_mask
-        options = dict(axis=axis, labels=[1], verification=VerificationConfig(enabled=verification), device=device)
-        config = paper_config(**options) if paper_engine else PropagationConfig(**options)
-        return propagate_volume(image, annotation, spacing, model, config) == 1
+        return propagate_volume(image, annotation, spacing, model, make_config(axis=axis, labels=[1])) == 1
 
     return predict
+
+
+def sli2vol_predictor(model, spec: MethodSpec, device, adaptation: AdaptationConfig | None = None) -> Predictor:
+    """Sli2Vol propagation with ``model``, verification on or off, with the paper's engine or the
+    project's defaults; ``adaptation`` is used when ``spec.adapt`` (None: the engine's default)."""
+    options = {"verification": VerificationConfig(enabled=spec.verification), "device": device}
+    if spec.adapt and adaptation is not None:
+        options["adaptation"] = adaptation
+    return propagation_predictor(model, partial(paper_config if spec.paper_engine else PropagationConfig, **options))
 
 
 def optical_flow_predictor(image, spacing, axis, index, slice_mask) -> np.ndarray:
@@ -111,12 +125,14 @@ def optical_flow_predictor(image, spacing, axis, index, slice_mask) -> np.ndarra
     return propagate_optical_flow(image, slice_mask, index, axis)
 
 
-def build_predictors(specs: list, models: dict, device: str | None = None) -> tuple[dict, dict]:
-    """({method name: Predictor}, {model name: identity}) with every used model loaded once."""
+def build_predictors(specs: list, models: dict, device: str | None = None,
+                     adaptation: AdaptationConfig | None = None) -> tuple[dict, dict]:
+    """({method name: Predictor}, {model name: identity}) with every used model loaded once;
+    ``adaptation``: the settings of the methods that adapt the model to each scan."""
     dev = select_device(device)
     loaded = {key: load_model(models[key], dev) for key in dict.fromkeys(s.model for s in specs if s.model)}
     predictors = {
-        s.name: optical_flow_predictor if s.model is None else sli2vol_predictor(loaded[s.model], s.verification, s.paper_engine, dev)
+        s.name: optical_flow_predictor if s.model is None else sli2vol_predictor(loaded[s.model], s, dev, adaptation)
         for s in specs
     }
     return predictors, {key: model_identity(models[key], model) for key, model in loaded.items()}

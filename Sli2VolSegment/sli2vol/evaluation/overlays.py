@@ -68,7 +68,8 @@ class WorstCases:
 
 
 def overlay_name(item: ErrorSlice, rank: int) -> str:
-    """File name such as ``full_worst1_btcv_00_pancreas.png`` (only safe characters)."""
+    """File name such as ``full_worst1_btcv_00_pancreas.png`` (only safe characters; ``rank`` counts
+    within the method and dataset)."""
     r = item.record
     raw = f"{r['method']}_worst{rank}_{r['case_id']}_{r['structure']}"
     return re.sub(r"[^A-Za-z0-9_.+-]+", "-", raw) + ".png"
@@ -96,7 +97,7 @@ def render_overlay(item: ErrorSlice, path: Path) -> None:
 
 
 def write_overlays(worst: dict, folder: Path) -> list:
-    """Render every kept case of every method ({method: WorstCases}) into ``folder``, replacing the
+    """Render every kept case of every method and dataset ({(method, dataset): WorstCases}) into ``folder``, replacing the
     overlays of an earlier run there; returns the file names."""
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(OVERLAY_PATTERN):

@@ -22,7 +22,7 @@ class EvaluationConfig:
     axis: int = 0  # array axis (0 = k) the annotated slice lies on and propagation runs along
     seed: int = 0  # global seed; each (case, label) draws its slice from a seed derived from it
     structures: list | None = None  # label ids, structure names or target groups; None: all
-    worst: int = 3  # overlays kept per method (lowest Dice)
+    worst: int = 3  # overlays kept per method and dataset (lowest Dice)
 
     def __post_init__(self) -> None:
         require_choice("axis", self.axis, (0, 1, 2))
@@ -33,12 +33,12 @@ class EvaluationConfig:
 @dataclass
 class Evaluation:
     records: list = field(default_factory=list)  # one dict per (case, structure, method)
-    worst: dict = field(default_factory=dict)  # method -> WorstCases
+    worst_n: int = 3  # lowest-Dice cases kept per method and dataset
+    worst: dict = field(default_factory=dict)  # (method, dataset) -> WorstCases
 
-    @classmethod
-    def for_methods(cls, methods, worst: int) -> Evaluation:
-        """An empty evaluation keeping the ``worst`` lowest-Dice cases of each method."""
-        return cls(worst={m: WorstCases(worst) for m in methods})
+    def offer_worst(self, key: tuple, record: dict, volume, truth, pred, axis: int) -> None:
+        """Offer a result to the worst cases of ``key`` (method, dataset)."""
+        self.worst.setdefault(key, WorstCases(self.worst_n)).offer(record, volume, truth, pred, axis)
 
 
 def slice_rng(seed: int, case_id: str, label: int) -> np.random.Generator:
@@ -70,20 +70,20 @@ def _evaluate_structure(result: Evaluation, case: Case, volume, label: int, name
         start = time.perf_counter()
         pred = predict(volume.image, volume.spacing, config.axis, index, slice_mask)
         record = {
-            "dataset": case.dataset, "case_id": case.case_id, "label": int(label), "structure": name,
+            "dataset": case.dataset, "case_id": case.case_id, "half": case.half, "label": int(label), "structure": name,
             "group": target_group(name), "method": method, "annotated_slice": index, "largest_slice": largest,
             "dice": dice(pred, truth), "seconds": time.perf_counter() - start,
             "truth_voxels": int(truth.sum()), "predicted_voxels": int(pred.sum()),
         }
         result.records.append(record)
-        result.worst[method].offer(record, volume, truth, pred, config.axis)
+        result.offer_worst((method, case.dataset), record, volume, truth, pred, config.axis)
 
 
 def evaluate_case(case: Case, predictors: dict, config: EvaluationConfig, result: Evaluation | None = None,
                   progress: Callable[[str, Evaluation], None] | None = None) -> Evaluation:
     """Every predictor on every selected structure of one case, appended to ``result`` (default: a
     new one). ``progress`` is called after each structure."""
-    result = result or Evaluation.for_methods(predictors, config.worst)
+    result = result or Evaluation(worst_n=config.worst)
     volume = load_case(case)
     for label, name in select_structures(case, config.structures).items():
         if (volume.labels == label).any():
@@ -105,7 +105,7 @@ def evaluate(
     so far. Structures absent from a case's labels are skipped.
     """
     config = config or EvaluationConfig()
-    result = Evaluation.for_methods(predictors, config.worst)
+    result = Evaluation(worst_n=config.worst)
     for case in cases:
         evaluate_case(case, predictors, config, result, progress)
     return result
@@ -114,8 +114,8 @@ def evaluate(
 def merge(result: Evaluation, part: Evaluation) -> None:
     """Add the records and worst cases of ``part`` (e.g. one case evaluated elsewhere) to ``result``."""
     result.records.extend(part.records)
-    for method, worst in part.worst.items():
-        result.worst.setdefault(method, WorstCases(worst.n)).take(worst.items)
+    for key, worst in part.worst.items():
+        result.worst.setdefault(key, WorstCases(worst.n)).take(worst.items)
 
 
 def count_units(cases: list, structures: list | None) -> int:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from sli2vol.errors import InputError
-from sli2vol.evaluation.cases import TARGET_GROUPS
+from sli2vol.evaluation.cases import HALVES, TARGET_GROUPS
 from sli2vol.evaluation.overlays import OVERLAY_PATTERN, write_overlays
 from sli2vol.io.atomic import atomic_path
 
@@ -61,6 +61,11 @@ def summarise(records: list) -> dict:
         "timings": {m: {"volumes": len(s), "mean_seconds": float(np.mean(s)), "total_seconds": float(np.sum(s))}
                     for m, s in seconds.items()},
     }
+
+
+def by_half(records: list) -> dict:
+    """{half: its records} for the halves of the dev-set split present in ``records``, in split order."""
+    return {h: rs for h in HALVES if (rs := [r for r in records if r.get("half") == h])}
 
 
 def _cell(stats: dict | None) -> str:
@@ -116,20 +121,29 @@ def existing_results(folder: Path) -> list:
 def write_json(folder: Path, meta: dict, records: list, complete: bool, overlays: list = ()) -> None:
     """results.json: meta, completion flag, summary, every record and the overlay file names."""
     body = {"meta": meta, "complete": complete, "summary": summarise(records) if records else None,
+            "summary_by_half": {h: summarise(rs) for h, rs in by_half(records).items()},
             "records": records, "overlays": list(overlays)}
     with atomic_path(folder / "results.json") as tmp:
         tmp.write_text(json.dumps(body, indent=1), encoding="utf-8")
 
 
-def results_markdown(meta: dict, summary: dict, overlays: list) -> str:
-    """results.md: how the run was made, the tables, links to the overlays."""
+def results_markdown(meta: dict, records: list, overlays: list) -> str:
+    """results.md: how the run was made, the tables (all cases, then each half of the split when
+    both are present), links to the overlays."""
+    summary = summarise(records)
     models = [f"- `{name}`: {m['path']} (sha256 {m['sha256']}, info {json.dumps(m['info'])})"
               for name, m in meta["models"].items()]
     lines = ["# Sli2Vol evaluation", "", f"Command: `{meta['command']}`", "",
              f"Started {meta['started']}, {meta['wall_seconds']:.0f} s; machine: {meta['machine']}.",
              f"Seed {meta['seed']}, slice axis {meta['axis']}; methods: "
              + ", ".join(f"`{m['name']}`" for m in meta["methods"]) + ".", "", "Models:", *models, "",
-             markdown_tables(summary), "", "### Worst cases (slice with the largest error)", ""]
+             markdown_tables(summary), ""]
+    halves = by_half(records)
+    if len(halves) > 1:
+        for half, part in halves.items():
+            cases = len({(r["dataset"], r["case_id"]) for r in part})
+            lines += [f"## {half.capitalize()} half ({cases} cases)", "", markdown_tables(summarise(part)), ""]
+    lines += ["### Worst cases (slice with the largest error)", ""]
     lines += [f"- [{name}](overlays/{name})" for name in overlays]
     return "\n".join(lines) + "\n"
 
@@ -141,4 +155,4 @@ def write_results(folder: Path, meta: dict, evaluation) -> None:
     overlays = write_overlays(evaluation.worst, folder / "overlays")
     write_json(folder, meta, evaluation.records, True, overlays)
     with atomic_path(folder / "results.md") as tmp:
-        tmp.write_text(results_markdown(meta, summarise(evaluation.records), overlays), encoding="utf-8")
+        tmp.write_text(results_markdown(meta, evaluation.records, overlays), encoding="utf-8")

@@ -77,9 +77,21 @@ def reconstruction_loss(encoder: torch.nn.Module, pairs: torch.Tensor) -> torch.
     return F.smooth_l1_loss(reconstruct(encoder, pairs), pairs[:, 1:2])
 
 
-def _lr_at(step: int, cfg: TrainConfig) -> float:
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Learning rate of ``step``: ``cfg.lr`` cosine-decayed to 5% over ``cfg.steps``."""
     progress = min(step / max(cfg.steps, 1), 1.0)
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(progress * math.pi)))
+
+
+def optimise_step(model: torch.nn.Module, optimiser: torch.optim.Optimizer, pairs: torch.Tensor, lr: float) -> float:
+    """One optimiser step of :func:`reconstruction_loss` on ``pairs`` (B, 2, H, W) at ``lr``; returns the loss."""
+    for group in optimiser.param_groups:
+        group["lr"] = lr
+    loss = reconstruction_loss(model, pairs)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return float(loss.detach())
 
 
 class TrainingRun(RunFolder):
@@ -145,15 +157,10 @@ def train(
     model = torch.nn.parallel.DistributedDataParallel(encoder) if world > 1 else encoder
     t0 = time.time() - elapsed
     for step in range(start, cfg.steps):
-        for group in optimiser.param_groups:
-            group["lr"] = _lr_at(step, cfg)
         pairs = sample_batch(volumes, cfg.batch_size, cfg.seed, step, rank, cfg.sampling).to(device)
-        loss = reconstruction_loss(model, pairs)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        loss = optimise_step(model, optimiser, pairs, lr_at(step, cfg))
         if on_step is not None and rank == 0:
-            on_step(step + 1, float(loss.detach()))
+            on_step(step + 1, loss)
         if rank == 0 and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
             run.save(run.checkpoint_path, {"model": encoder.state_dict(), "optimiser": optimiser.state_dict(),
                                            "step": step + 1, "elapsed": time.time() - t0})
