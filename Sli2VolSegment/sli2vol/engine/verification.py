@@ -24,6 +24,13 @@ class VerificationConfig:
     growth_z: float = 0.75  # pixels the mask grows into must lie within this many SDs of the foreground mean (0: off)
     keep_holes: bool = True  # ring-shaped masks (e.g. myocardium) keep their hole; False: always fill holes (paper)
 
+    def __post_init__(self) -> None:
+        require_choice("verification rule", self.rule, VERIFICATION_RULES)
+        require_choice("verification reference", self.reference, VERIFICATION_REFERENCES)
+        require("ring_iterations", self.ring_iterations, integer=True, minimum=1)
+        require("closing_iterations", self.closing_iterations, integer=True, minimum=0)
+        require("growth_z", self.growth_z, minimum=0.0)
+
 
 def close_mask(mask: np.ndarray, iterations: int) -> np.ndarray:
     """Morphological closing of ``mask`` (H, W) bool: ``iterations`` dilations, then as many erosions
@@ -42,13 +49,6 @@ def ring_shaped(mask: np.ndarray, closing_iterations: int = 0) -> bool:
     closed = close_mask(mask, closing_iterations)
     holes = int(np.count_nonzero(fill_holes(closed) & ~closed))
     return holes >= RING_HOLE_FRACTION * max(int(np.count_nonzero(mask)), 1)
-
-    def __post_init__(self) -> None:
-        require_choice("verification rule", self.rule, VERIFICATION_RULES)
-        require_choice("verification reference", self.reference, VERIFICATION_REFERENCES)
-        require("ring_iterations", self.ring_iterations, integer=True, minimum=1)
-        require("closing_iterations", self.closing_iterations, integer=True, minimum=0)
-        require("growth_z", self.growth_z, minimum=0.0)
 
 
 def ring_around(mask: np.ndarray, iterations: int) -> np.ndarray:
