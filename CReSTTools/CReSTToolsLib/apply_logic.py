@@ -42,15 +42,15 @@ def classify_scene_segments(
     generation: int | None = None,
 ) -> list[SegmentPrediction]:
     """Predictions for segments of ``segmentation_node`` drawn on ``volume_node`` (nothing is written)."""
-    from crest_tools.distributed import resolve_device
     from crest_tools.inference import load_trained_model
     from crest_tools.run_directory import RunDirectory
+    from sli2vol.engine.device import select_device
 
     settings = run_export_settings(run_dir)
     volume, ijk_to_ras = volume_array(volume_node)
     masks = segment_masks_on_volume(volume_node, segmentation_node, segment_ids)
     patches = {sid: segment_patches(volume, ijk_to_ras, mask, settings) for sid, mask in masks.items()}
-    torch_device = resolve_device(device)
+    torch_device = select_device(device)
     trained = load_trained_model(RunDirectory(run_dir), torch_device, generation)
     return classify_segments(trained, patches, torch_device, logit_adjustment)
 

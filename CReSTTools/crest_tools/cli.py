@@ -7,31 +7,46 @@ crest_tools.cli train ...`` (each process takes one GPU; only the first writes f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
+from sli2vol.cli.boundary import OneLineParser, run_command
+from sli2vol.cli.options import (
+    FINITE_FLOAT,
+    NON_NEGATIVE_FLOAT,
+    NON_NEGATIVE_INT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    Window,
+    add_device_and_threads,
+    number,
+    set_threads,
+)
+from sli2vol.engine.device import select_device
+from sli2vol.io.atomic import atomic_path
+from sli2vol.io.output_policy import check_output_file, check_output_folder, created_folder
 
 from .config import ARCHITECTURES, METHODS, PICK_SOURCES, CrestConfig, FixMatchConfig, ModelConfig, RunConfig
 from .crest import CrestRun, evaluate_on_test
 from .dataset_format import DatasetError, load_arrays, load_dataset, manifest_path, normalised_images
-from .distributed import barrier, resolve_device, setup_placement
+from .distributed import barrier, setup_placement
 from .inference import LA_PRIORS, load_trained_model, predict_logits, softmax
 from .metrics import logit_adjusted
-from .plots import save_accuracy_per_generation, save_confusion_matrix
-from .run_directory import RunDirectory, RunDirectoryError
+from .plots import require_pyplot, save_accuracy_per_generation, save_confusion_matrix
+from .run_directory import RunDirectory
 
-
-def _add_device_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--device", default="auto", help="'auto' (CUDA if present, else CPU), 'cpu', 'cuda', 'cuda:1'..."
-    )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)"
-    )
+UNIT_INTERVAL_OPEN_TOP = number(minimum=0.0, below=1.0)  # [0, 1)
+UNIT_INTERVAL = number(minimum=0.0, maximum=1.0)  # [0, 1]
+EVALUATION_FILES = (
+    "metrics.json",
+    "confusion_matrix_plain.png",
+    "confusion_matrix_la.png",
+    "accuracy_per_generation.png",
+)
 
 
 def _train_parser(commands: argparse._SubParsersAction) -> None:
@@ -42,11 +57,16 @@ def _train_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, help="RUN_DIR: config, progress.jsonl, checkpoints")
     parser.add_argument("--method", choices=METHODS, default=CrestConfig.method)
     parser.add_argument(
-        "--generations", type=int, default=CrestConfig.generations, help="CReST generations (fixmatch: 1)"
+        "--generations",
+        type=POSITIVE_INT,
+        default=CrestConfig.generations,
+        help="CReST generations (fixmatch: 1)",
     )
-    parser.add_argument("--alpha", type=float, default=CrestConfig.alpha, help="sampling-rate exponent")
     parser.add_argument(
-        "--t-min", type=float, default=CrestConfig.t_min, help="CReST+ final alignment temperature"
+        "--alpha", type=NON_NEGATIVE_FLOAT, default=CrestConfig.alpha, help="sampling-rate exponent"
+    )
+    parser.add_argument(
+        "--t-min", type=UNIT_INTERVAL, default=CrestConfig.t_min, help="CReST+ final alignment temperature"
     )
     parser.add_argument(
         "--pick-from",
@@ -60,40 +80,47 @@ def _train_parser(commands: argparse._SubParsersAction) -> None:
         help="deviation from the paper: a generation starts from the previous generation's EMA weights",
     )
     parser.add_argument(
-        "--steps", type=int, default=FixMatchConfig.steps, help="training steps per generation"
+        "--steps", type=POSITIVE_INT, default=FixMatchConfig.steps, help="training steps per generation"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=FixMatchConfig.batch_size, help="labelled images per step"
+        "--batch-size", type=POSITIVE_INT, default=FixMatchConfig.batch_size, help="labelled images per step"
     )
     parser.add_argument(
         "--unlabelled-ratio",
-        type=int,
+        type=NON_NEGATIVE_INT,
         default=FixMatchConfig.unlabelled_ratio,
         help="mu: unlabelled per labelled image",
     )
     parser.add_argument(
-        "--threshold", type=float, default=FixMatchConfig.threshold, help="pseudo-label confidence threshold"
+        "--threshold",
+        type=number(above=0.0, maximum=1.0),
+        default=FixMatchConfig.threshold,
+        help="pseudo-label confidence threshold",
     )
-    parser.add_argument("--lr", type=float, default=FixMatchConfig.lr)
-    parser.add_argument("--weight-decay", type=float, default=FixMatchConfig.weight_decay)
-    parser.add_argument("--ema-decay", type=float, default=FixMatchConfig.ema_decay)
-    parser.add_argument("--da-momentum", type=float, default=FixMatchConfig.da_momentum)
+    parser.add_argument("--lr", type=POSITIVE_FLOAT, default=FixMatchConfig.lr)
+    parser.add_argument("--weight-decay", type=NON_NEGATIVE_FLOAT, default=FixMatchConfig.weight_decay)
+    parser.add_argument("--ema-decay", type=UNIT_INTERVAL_OPEN_TOP, default=FixMatchConfig.ema_decay)
+    parser.add_argument("--da-momentum", type=UNIT_INTERVAL_OPEN_TOP, default=FixMatchConfig.da_momentum)
     parser.add_argument("--no-flip", action="store_true", help="no horizontal flips (lateralised anatomy)")
     parser.add_argument("--architecture", choices=ARCHITECTURES, default=ModelConfig.architecture)
-    parser.add_argument("--width", type=int, default=ModelConfig.width)
-    parser.add_argument("--depth", type=int, default=ModelConfig.depth)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--width", type=POSITIVE_INT, default=ModelConfig.width)
+    parser.add_argument("--depth", type=POSITIVE_INT, default=ModelConfig.depth)
+    parser.add_argument("--seed", type=NON_NEGATIVE_INT, default=0)
     parser.add_argument(
         "--checkpoint-interval",
-        type=int,
+        type=POSITIVE_INT,
         default=RunConfig.checkpoint_interval,
         help="steps between checkpoints",
     )
     parser.add_argument(
-        "--log-interval", type=int, default=RunConfig.log_interval, help="steps between progress-log lines"
+        "--log-interval",
+        type=POSITIVE_INT,
+        default=RunConfig.log_interval,
+        help="steps between progress-log lines",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_device_options(parser)
+    add_device_and_threads(parser)
+    parser.set_defaults(run=command_train)
 
 
 def _evaluate_parser(commands: argparse._SubParsersAction) -> None:
@@ -101,15 +128,19 @@ def _evaluate_parser(commands: argparse._SubParsersAction) -> None:
         "evaluate", help="test metrics, confusion matrices and accuracy per generation"
     )
     parser.add_argument("run_dir")
-    parser.add_argument("--generation", type=int, default=None, help="default: the last finished one")
+    parser.add_argument(
+        "--generation", type=NON_NEGATIVE_INT, default=None, help="default: the last finished one"
+    )
     parser.add_argument(
         "-o",
         "--output",
         default=None,
         help="folder for metrics.json and figures (default RUN_DIR/evaluation)",
     )
+    parser.add_argument("--force", action="store_true", help="replace an earlier evaluation's files")
     _add_la_prior_option(parser)
-    _add_device_options(parser)
+    add_device_and_threads(parser)
+    parser.set_defaults(run=command_evaluate)
 
 
 def _add_la_prior_option(parser: argparse.ArgumentParser) -> None:
@@ -131,19 +162,26 @@ def _predict_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-o", "--output", required=True, help="CSV: index, class_id, class_name, confidence, p_<class>..."
     )
+    parser.add_argument("--force", action="store_true", help="replace an existing CSV file (never an input)")
     parser.add_argument(
-        "--window", type=float, nargs=2, metavar=("LO", "HI"), help="map float intensities LO..HI to 0..1"
+        "--window",
+        type=FINITE_FLOAT,
+        nargs=2,
+        action=Window,
+        metavar=("LO", "HI"),
+        help="map float intensities LO..HI (LO < HI) to 0..1",
     )
     parser.add_argument(
         "--logit-adjustment", action="store_true", help="subtract log(labelled prior) from the logits"
     )
-    parser.add_argument("--generation", type=int, default=None)
+    parser.add_argument("--generation", type=NON_NEGATIVE_INT, default=None)
     _add_la_prior_option(parser)
-    _add_device_options(parser)
+    add_device_and_threads(parser)
+    parser.set_defaults(run=command_predict)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crest", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="crest", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     _train_parser(commands)
     _evaluate_parser(commands)
@@ -178,13 +216,14 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def command_train(args: argparse.Namespace) -> None:
     config = run_config_from_args(args)
+    run_dir = RunDirectory(args.output)
+    run_dir.check(config.to_dict())
     dataset = load_dataset(config.dataset)
     placement = setup_placement(args.device)
-    run_dir = RunDirectory(args.output)
-    if placement.is_main:
-        run_dir.prepare(config)
-    barrier(placement)
-    history = CrestRun(config, dataset, run_dir, placement, show_progress=not args.no_progress).run()
+    set_threads(args.threads)
+    with run_dir.session(config.to_dict()) if placement.is_main else contextlib.nullcontext():
+        barrier(placement)
+        history = CrestRun(config, dataset, run_dir, placement, show_progress=not args.no_progress).run()
     if placement.is_main:
         final = history[-1]
         print(
@@ -196,35 +235,36 @@ def command_train(args: argparse.Namespace) -> None:
 def command_evaluate(args: argparse.Namespace) -> None:
     run_dir = RunDirectory(args.run_dir)
     config = run_dir.load_config()
-    device = resolve_device(args.device)
+    output = Path(args.output) if args.output else run_dir.path / "evaluation"
+    inputs = [run_dir.config_path, config.dataset, *run_dir.path.glob("generation_*.pt")]
+    check_output_folder(output, EVALUATION_FILES, args.force, inputs)
+    require_pyplot()
+    device = select_device(args.device)
+    set_threads(args.threads)
     trained = load_trained_model(run_dir, device, args.generation)
     dataset = load_dataset(config.dataset)
     metrics = evaluate_on_test(
         trained.model, dataset, {"la": trained.logit_adjustment_prior(args.la_prior)}, device
     )
-    output = Path(args.output) if args.output else run_dir.path / "evaluation"
-    output.mkdir(parents=True, exist_ok=True)
     history = [run_dir.load(run_dir.generation_path(g))["result"] for g in range(trained.generation + 1)]
-    (output / "metrics.json").write_text(
-        json.dumps(
-            {
-                "generation": trained.generation,
-                "class_names": dataset.class_names,
-                "la_prior": args.la_prior,
-                **metrics,
-                "history": history,
-            },
-            indent=1,
-        )
-    )
-    for name, report in metrics.items():
-        save_confusion_matrix(
-            np.array(report["confusion"]),
-            dataset.class_names,
-            output / f"confusion_matrix_{name}.png",
-            f"generation {trained.generation}, {'logit-adjusted' if name == 'la' else 'plain'}",
-        )
-    save_accuracy_per_generation(history, output / "accuracy_per_generation.png")
+    report = {
+        "generation": trained.generation,
+        "class_names": dataset.class_names,
+        "la_prior": args.la_prior,
+        **metrics,
+        "history": history,
+    }
+    with created_folder(output):
+        with atomic_path(output / EVALUATION_FILES[0]) as tmp:
+            tmp.write_text(json.dumps(report, indent=1))
+        for name, result in metrics.items():
+            save_confusion_matrix(
+                np.array(result["confusion"]),
+                dataset.class_names,
+                output / f"confusion_matrix_{name}.png",
+                f"generation {trained.generation}, {'logit-adjusted' if name == 'la' else 'plain'}",
+            )
+        save_accuracy_per_generation(history, output / EVALUATION_FILES[3])
     _print_report(metrics, dataset.class_names)
     _print_picks(history[-1], dataset.class_names)
     print(f"figures and metrics.json in {output}")
@@ -262,14 +302,18 @@ def _print_picks(result: dict, class_names: list[str]) -> None:
 
 
 def command_predict(args: argparse.Namespace) -> None:
-    device = resolve_device(args.device)
+    output = check_output_file(args.output, args.force, inputs=[args.arrays], suffixes=(".csv",))
+    device = select_device(args.device)
+    set_threads(args.threads)
     trained = load_trained_model(RunDirectory(args.run_dir), device, args.generation)
-    images = normalised_images(load_arrays(args.arrays, required=("images",))["images"], args.window, args.arrays)
+    arrays = load_arrays(args.arrays, required=("images",))
+    images = normalised_images(arrays["images"], args.window, args.arrays)
+    trained.check_images(images, args.arrays)
     logits = predict_logits(trained.model, images, device)
     if args.logit_adjustment:
         logits = logit_adjusted(logits, trained.logit_adjustment_prior(args.la_prior))
     probabilities = softmax(logits)
-    with open(args.output, "w", newline="") as stream:
+    with atomic_path(output) as tmp, open(tmp, "w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(
             ["index", "class_id", "class_name", "confidence"] + [f"p_{n}" for n in trained.class_names]
@@ -279,23 +323,12 @@ def command_predict(args: argparse.Namespace) -> None:
             writer.writerow(
                 [index, best, trained.class_names[best], f"{row[best]:.4f}"] + [f"{p:.4f}" for p in row]
             )
-    print(f"{len(probabilities)} predictions written to {args.output}")
-
-
-COMMANDS = {"train": command_train, "evaluate": command_evaluate, "predict": command_predict}
+    print(f"{len(probabilities)} predictions written to {output}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``crest`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        COMMANDS[args.command](args)
-    except (DatasetError, RunDirectoryError, ValueError) as error:
-        print(f"crest {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    """Entry point of the ``crest`` console script; returns the exit status (:mod:`sli2vol.errors`)."""
+    return run_command("crest", build_parser(), argv, expected=(DatasetError,))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from sli2vol.errors import InputError
+from sli2vol.validation import require, require_choice
+
 METHODS = ("fixmatch", "crest", "crest+")
 PICK_SOURCES = ("plain", "logit-adjusted")
 ARCHITECTURES = ("small_cnn", "wide_resnet")
@@ -20,10 +23,9 @@ class ModelConfig:
     depth: int = 1  # convolutions (small_cnn) or residual blocks (wide_resnet) per stage
 
     def __post_init__(self) -> None:
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
-        if self.width < 1 or self.depth < 1:
-            raise ValueError(f"width and depth must be >= 1, got width={self.width}, depth={self.depth}")
+        require_choice("architecture", self.architecture, ARCHITECTURES)
+        require("width", self.width, integer=True, minimum=1)
+        require("depth", self.depth, integer=True, minimum=1)
 
 
 @dataclass
@@ -43,16 +45,15 @@ class FixMatchConfig:
     flip: bool = True  # horizontal flips in the weak augmentation (off for lateralised anatomy)
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
-        if self.steps < 1 or self.batch_size < 1 or self.unlabelled_ratio < 0:
-            raise ValueError(
-                f"steps and batch_size must be >= 1 and unlabelled_ratio >= 0, got steps={self.steps}, "
-                f"batch_size={self.batch_size}, unlabelled_ratio={self.unlabelled_ratio}"
-            )
-        for name in ("ema_decay", "da_momentum"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        require("threshold", self.threshold, above=0.0, maximum=1.0)
+        require("steps", self.steps, integer=True, minimum=1)
+        require("batch_size", self.batch_size, integer=True, minimum=1)
+        require("unlabelled_ratio", self.unlabelled_ratio, integer=True, minimum=0)
+        require("lr", self.lr, above=0.0)
+        for name in ("unlabelled_weight", "weight_decay"):
+            require(name, getattr(self, name), minimum=0.0)
+        for name in ("momentum", "ema_decay", "da_momentum"):
+            require(name, getattr(self, name), minimum=0.0, below=1.0)
 
 
 @dataclass
@@ -68,18 +69,13 @@ class CrestConfig:
     warm_start: bool = False  # generation g > 0 starts from generation g - 1's EMA weights
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        require_choice("method", self.method, METHODS)
         if self.method == "fixmatch":
             self.generations = 1
-        if self.generations < 1:
-            raise ValueError(f"generations must be >= 1, got {self.generations}")
-        if self.alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
-        if not 0.0 <= self.t_min <= 1.0:
-            raise ValueError(f"t_min must be in [0, 1], got {self.t_min}")
-        if self.pick_from not in PICK_SOURCES:
-            raise ValueError(f"pick_from must be one of {PICK_SOURCES}, got {self.pick_from!r}")
+        require("generations", self.generations, integer=True, minimum=1)
+        require("alpha", self.alpha, minimum=0.0)
+        require("t_min", self.t_min, minimum=0.0, maximum=1.0)
+        require_choice("pick_from", self.pick_from, PICK_SOURCES)
 
     @property
     def distribution_alignment(self) -> bool:
@@ -99,12 +95,23 @@ class RunConfig:
     checkpoint_interval: int = 200  # steps between mid-generation checkpoints
     log_interval: int = 20  # steps between progress-log lines
 
+    def __post_init__(self) -> None:
+        require("seed", self.seed, integer=True, minimum=0)
+        require("checkpoint_interval", self.checkpoint_interval, integer=True, minimum=1)
+        require("log_interval", self.log_interval, integer=True, minimum=1)
+        for name, part in (("model", ModelConfig), ("fixmatch", FixMatchConfig), ("crest", CrestConfig)):
+            if not isinstance(getattr(self, name), part):
+                raise InputError(
+                    f"{name} must be a {part.__name__}, got {type(getattr(self, name)).__name__}"
+                )
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``TypeError`` naming them."""
+        """Inverse of :meth:`to_dict`; unknown keys raise ``TypeError`` naming them, bad values
+        :class:`InputError`."""
         data = dict(data)
         return cls(
             model=ModelConfig(**data.pop("model", {})),
@@ -112,15 +119,3 @@ class RunConfig:
             crest=CrestConfig(**data.pop("crest", {})),
             **data,
         )
-
-
-def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> tuple[str, ...]:
-    """Dotted names of the fields whose values differ between two nested config dicts."""
-    differences = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            differences.extend(config_differences(a, b, f"{prefix}{key}."))
-        elif a != b:
-            differences.append(f"{prefix}{key}: {a!r} -> {b!r}")
-    return tuple(differences)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from sli2vol.engine.device import select_device
 from torch import nn
 
 
@@ -24,20 +25,14 @@ class Placement:
         return self.rank == 0
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """ "auto" -> CUDA when available, else CPU; any other torch device string as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def setup_placement(device: str = "auto") -> Placement:
+def setup_placement(device: str | None = None) -> Placement:
     """Join the torchrun process group when WORLD_SIZE > 1 (NCCL on CUDA, else gloo).
 
-    Under torchrun each process takes GPU LOCAL_RANK; a plain single process gets ``device``.
+    Under torchrun each process takes GPU LOCAL_RANK; a plain single process gets ``device``
+    (through :func:`sli2vol.engine.device.select_device`; None: CUDA when available).
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    resolved = resolve_device(device)
+    resolved = select_device(device)
     if world_size == 1:
         return Placement(resolved)
     if resolved.type == "cuda":

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sli2vol.errors import InputError, ModelError
 from torch import nn
 
 from .config import ModelConfig
 from .models import build_model
-from .run_directory import RunDirectory, RunDirectoryError
+from .run_directory import RunDirectory
 
 LA_PRIORS = ("generation", "original")  # labelled set of the generation (original + picks), or original
 
@@ -43,6 +44,15 @@ class TrainedModel:
     prior: np.ndarray  # (K,) class frequencies of the labelled set the generation trained on (+ picks)
     original_prior: np.ndarray  # (K,) class frequencies of the original labelled set
     generation: int
+    image_shape: tuple  # (C, H, W) of the images it was trained on
+
+    def check_images(self, images: np.ndarray, where: str) -> None:
+        """Refuse images (N, C, H, W) of another channel count or size than the training images."""
+        if tuple(images.shape[1:]) != self.image_shape:
+            raise InputError(
+                f"{where}: images are {tuple(images.shape[1:])} (C, H, W) but generation "
+                f"{self.generation} was trained on {self.image_shape}"
+            )
 
     def logit_adjustment_prior(self, which: str) -> np.ndarray:
         """The prior of logit adjustment: "generation" (the reference's) or "original"."""
@@ -57,16 +67,35 @@ def load_trained_model(
     """The EMA model of ``generation`` (default: the last finished one) of a run folder.
 
     Raises:
-        RunDirectoryError: no generation has finished, or the requested one does not exist.
+        InputError: not a run folder, or the requested generation has not finished (or none has).
+        ModelError: the generation file is corrupt or does not hold a model of this run.
     """
+    run_dir.load_config()  # refuses a folder that is not a run
     if generation is None:
         generation = run_dir.last_generation()
-    saved = run_dir.load(run_dir.generation_path(generation))
+    path = run_dir.generation_path(generation)
+    saved = run_dir.load(path) if generation >= 0 else None
     if saved is None:
-        raise RunDirectoryError(f"{run_dir.path} has no finished generation {generation} (generation_<g>.pt)")
-    channels, num_classes = saved["image_shape"][0], len(saved["class_names"])
-    model = build_model(ModelConfig(**saved["model_config"]), channels, num_classes)
-    model.load_state_dict(saved["ema"])
-    prior = np.asarray(saved["prior"])
-    original = np.asarray(saved.get("original_prior", prior))  # older runs saved the original prior only
-    return TrainedModel(model.to(device).eval(), list(saved["class_names"]), prior, original, generation)
+        finished = run_dir.last_generation()
+        wanted = f"generation {generation}" if generation >= 0 else "generation"
+        raise InputError(
+            f"{run_dir.path} has no finished {wanted} (last finished: "
+            f"{finished if finished >= 0 else 'none'})"
+        )
+    try:
+        channels, num_classes = saved["image_shape"][0], len(saved["class_names"])
+        model = build_model(ModelConfig(**saved["model_config"]), channels, num_classes)
+        model.load_state_dict(saved["ema"])
+        prior = np.asarray(saved["prior"])
+        original = np.asarray(saved.get("original_prior", prior))  # older runs saved the original prior only
+        trained = TrainedModel(
+            model.to(device).eval(),
+            list(saved["class_names"]),
+            prior,
+            original,
+            generation,
+            tuple(int(n) for n in saved["image_shape"]),
+        )
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        raise ModelError(f"{path} does not hold a trained model of this run ({type(exc).__name__})") from None
+    return trained

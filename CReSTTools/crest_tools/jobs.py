@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from sli2vol.errors import EXIT_INTERRUPTED  # Ctrl-C caught by the command line: stopped, not failed
 from sli2vol.io.atomic import atomic_path
 
 from .config import ARCHITECTURES, METHODS
@@ -38,7 +39,6 @@ from .dataset_format import manifest_path
 from .progress_reader import ProgressReader, TrainingProgress
 
 JOB_FILE = "job.json"
-EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM caught by the command line: stopped, not failed
 
 
 def _write_record(path: Path, record: dict) -> None:
@@ -236,7 +236,7 @@ class JobWorkspace:
             "dataset": dataset,
             "arguments": ["train", dataset, "-o", str(job.run_dir), *options.arguments(), "--no-progress"],
             "evaluate_arguments": ["evaluate", str(job.run_dir), "--device", options.device,
-                                   "--threads", str(options.threads)],
+                                   "--threads", str(options.threads), "--force"],  # the job owns its evaluation
             "created": time.time(),
             "pid": None,
             "started": None,

@@ -6,20 +6,30 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from sli2vol.errors import InputError
+from sli2vol.io.atomic import atomic_path
 
 
-def _pyplot():
-    import matplotlib
-
+def require_pyplot():
+    """matplotlib's pyplot on the Agg backend; :class:`InputError` when matplotlib is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError("figures need matplotlib, which is not installed: pip install matplotlib") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
 
 
+def _save(figure, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+
+
 def save_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> None:
     """PNG of a (K, K) confusion matrix (rows true, columns predicted), rows normalised to recall."""
-    plt = _pyplot()
+    plt = require_pyplot()
     matrix = np.asarray(matrix, dtype=np.float64)
     rates = matrix / np.clip(matrix.sum(axis=1, keepdims=True), 1, None)
     k = len(class_names)
@@ -42,13 +52,13 @@ def save_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path: 
         )
     figure.colorbar(image, ax=axes, label="fraction of the true class")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    _save(figure, path)
     plt.close(figure)
 
 
 def save_accuracy_per_generation(history: list[dict], path: Path) -> None:
     """PNG of test balanced accuracy, plain and logit-adjusted, against the generation index."""
-    plt = _pyplot()
+    plt = require_pyplot()
     generations = [entry["generation"] for entry in history]
     figure, axes = plt.subplots(figsize=(5, 3.5))
     axes.plot(generations, [100 * e["balanced_accuracy"] for e in history], "o-", label="plain")
@@ -59,5 +69,5 @@ def save_accuracy_per_generation(history: list[dict], path: Path) -> None:
     axes.legend()
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    _save(figure, path)
     plt.close(figure)

@@ -5,6 +5,7 @@ from crest_synthetic import train_options
 from crest_tools.cli import main
 from crest_tools.dataset_format import DatasetError, load_dataset
 from dataset_damage import BROKEN_DATASETS, digest
+from sli2vol.errors import EXIT_ERROR
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN_DATASETS))
@@ -20,7 +21,7 @@ def test_broken_dataset_is_one_line_naming_the_file(dataset_folder, case):
     assert digest(dataset_folder) == before
 
 
-CREST_EXIT_ERROR = 2  # crest's exit status for an expected failure
+CREST_EXIT_ERROR = EXIT_ERROR  # both command lines share sli2vol.errors' exit statuses
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN_DATASETS))

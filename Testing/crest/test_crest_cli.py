@@ -1,12 +1,15 @@
-"""The crest command line: train, evaluate (metrics and figures), predict, and error reporting."""
+"""The crest command line: train, evaluate (metrics and figures), predict (refusals: test_crest_refusals)."""
 
 import csv
 import json
 
 import numpy as np
 import pytest
+from cli_harness import run_cli
 from crest_synthetic import synthetic_arrays, train_options
 from crest_tools.cli import main
+from crest_tools.progress_log import read_progress_log
+from sli2vol.errors import EXIT_INTERRUPTED
 
 TRAIN_OPTIONS = train_options(2, 60, method="crest")
 
@@ -28,6 +31,11 @@ def test_evaluate_writes_metrics_and_figures(finished_run, capsys):
     for name in ("confusion_matrix_plain.png", "confusion_matrix_la.png", "accuracy_per_generation.png"):
         assert (output / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "balanced accuracy" in capsys.readouterr().out
+    before = (output / "metrics.json").read_bytes()
+    assert main(["evaluate", str(finished_run), "--device", "cpu"]) == 1  # replacing needs --force
+    assert "exists; use --force" in capsys.readouterr().err
+    assert (output / "metrics.json").read_bytes() == before
+    assert main(["evaluate", str(finished_run), "--device", "cpu", "--force"]) == 0
 
 
 def test_predict_writes_one_row_per_image(finished_run, tmp_path):
@@ -43,20 +51,29 @@ def test_predict_writes_one_row_per_image(finished_run, tmp_path):
     assert rows[0]["class_name"] == ["zero", "one", "two", "three"][predicted[0]]
 
 
-def test_train_refuses_other_config_in_same_run_dir(finished_run, dataset_folder, capsys):
-    assert (
-        main(["train", str(dataset_folder), "-o", str(finished_run), *TRAIN_OPTIONS, "--alpha", "0.5"]) == 2
-    )
-    assert "different config (crest.alpha" in capsys.readouterr().err
+def test_interrupted_train_says_what_it_kept_and_resumes(dataset_folder, tmp_path, monkeypatch):
+    from crest_tools.crest import CrestRun
 
+    observer = CrestRun._step_observer
 
-def test_train_reports_bad_dataset(tmp_path, capsys):
-    assert main(["train", str(tmp_path / "missing"), "-o", str(tmp_path / "run")]) == 2
-    assert "dataset manifest not found" in capsys.readouterr().err
+    def ctrl_c_at_step_7(self, *args):
+        after_step = observer(self, *args)
 
+        def stopped(step, logs):
+            after_step(step, logs)
+            if step == 7:
+                raise KeyboardInterrupt
 
-def test_predict_rejects_nan_input(finished_run, tmp_path, capsys):
-    images = np.full((2, 1, 12, 12), np.nan, dtype=np.float32)
-    np.savez(tmp_path / "bad.npz", images=images)
-    assert main(["predict", str(finished_run), str(tmp_path / "bad.npz"), "-o", str(tmp_path / "p.csv")]) == 2
-    assert "NaN or infinite" in capsys.readouterr().err
+        return stopped
+
+    run = tmp_path / "run"
+    argv = ["train", str(dataset_folder), "-o", str(run), *train_options(1, 10, method="fixmatch"),
+            "--checkpoint-interval", "5"]
+    monkeypatch.setattr(CrestRun, "_step_observer", ctrl_c_at_step_7)
+    outcome = run_cli(main, argv)
+    assert outcome.status == EXIT_INTERRUPTED
+    assert outcome.error_lines == [(f"crest train: interrupted; {run} keeps checkpoint.pt; "
+                                    "run the same command again to resume")]
+    monkeypatch.undo()
+    assert run_cli(main, argv).status == 0
+    assert [e["event"] for e in read_progress_log(run / "progress.jsonl")].count("resume") == 1

@@ -15,7 +15,8 @@ from crest_tools.crest import CrestRun
 from crest_tools.dataset_format import load_dataset
 from crest_tools.distributed import Placement
 from crest_tools.progress_log import read_progress_log
-from crest_tools.run_directory import RunDirectory, RunDirectoryError
+from crest_tools.run_directory import RunDirectory
+from sli2vol.errors import InputError
 
 CPU = Placement(torch.device("cpu"))
 
@@ -85,7 +86,7 @@ def test_run_dir_with_different_config_is_refused(quick_config, tmp_path):
     RunDirectory(tmp_path / "run").prepare(quick_config)
     quick_config.seed = 7
     quick_config.crest.alpha = 0.5
-    with pytest.raises(RunDirectoryError, match=r"different config \(crest.alpha: .* -> 0.5; seed: 0 -> 7\)"):
+    with pytest.raises(InputError, match=r"different config \(crest.alpha: .* -> 0.5; seed: 0 -> 7\)"):
         RunDirectory(tmp_path / "run").prepare(quick_config)
 
 

@@ -2,8 +2,12 @@
 import numpy as np
 import pytest
 from sli2vol.engine.annotation import detect_annotation_axis
-from sli2vol.engine.propagation import propagate_volume
+from sli2vol.engine.network import NetworkConfig
+from sli2vol.engine.propagation import PropagationConfig, propagate_volume
+from sli2vol.engine.verification import VerificationConfig
 from sli2vol.errors import InputError
+from sli2vol.training.pair_sampling import PairSamplingConfig
+from sli2vol.training.trainer import TrainConfig
 
 
 def _case():
@@ -60,3 +64,31 @@ def test_bad_spacing_and_axis():
     image, mask = _case()
     with pytest.raises(InputError, match="spacing"):
         propagate_volume(image, mask, (1.0, 0.0, 1.0), model="unused.pt")
+
+
+@pytest.mark.parametrize("build,quoted", [
+    (lambda: PropagationConfig(intensity_window=(500, -500)), "(500, -500)"),
+    (lambda: PropagationConfig(intensity_window=(0.0, float("nan"))), "nan"),
+    (lambda: PropagationConfig(min_structure_px=-1), "-1"),
+    (lambda: PropagationConfig(max_slice_step_px=float("nan")), "nan"),
+    (lambda: PropagationConfig(boundary_px=1.5), "1.5"),
+    (lambda: PropagationConfig(axis=3), "3"),
+    (lambda: PropagationConfig(labels=[0]), "0"),
+    (lambda: PropagationConfig(max_slices_forward=-2), "-2"),
+    (lambda: PropagationConfig(normalization="hu"), "'hu'"),
+    (lambda: VerificationConfig(growth_z=-0.1), "-0.1"),
+    (lambda: VerificationConfig(rule="median"), "'median'"),
+    (lambda: VerificationConfig(ring_iterations=0), "0"),
+    (lambda: TrainConfig(steps=0), "0"),
+    (lambda: TrainConfig(checkpoint_every=0), "0"),
+    (lambda: TrainConfig(lr=float("inf")), "inf"),
+    (lambda: TrainConfig(seed=-1), "-1"),
+    (lambda: TrainConfig(sampling=PairSamplingConfig(crop=31)), "31"),
+    (lambda: TrainConfig(network=NetworkConfig(arch="resnet")), "'resnet'"),
+])
+def test_configs_refuse_bad_values_quoting_them(build, quoted):
+    """Each config checks its values when built; the one-line message quotes the bad value."""
+    with pytest.raises(InputError) as refused:
+        build()
+    message = str(refused.value)
+    assert quoted in message and len(message.splitlines()) == 1

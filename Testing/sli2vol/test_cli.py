@@ -115,24 +115,6 @@ def test_dicom_series_folder(tmp_path, phantom, trained_model_path):
     assert dice(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "o.nrrd"))) == 1, labels == 1) >= 0.9
 
 
-@pytest.mark.parametrize(
-    "make,message",
-    [
-        (lambda d: (d / "nope.nii.gz", d / "mask.nii.gz", d / "o.nii.gz"), "file not found"),
-        (lambda d: ((d / "junk.nii.gz").write_bytes(b"not an image") and d / "junk.nii.gz", d / "mask.nii.gz",
-                    d / "o.nii.gz"), "cannot read"),
-        (lambda d: (d / "ct.nrrd", d / "mask.nii.gz", d / "missing_dir" / "o.nii.gz"), "does not exist"),
-        (lambda d: (d / "ct.nrrd", d / "mask.nii.gz", d), "is a directory"),
-    ],
-)
-def test_file_errors_are_one_line(files, trained_model_path, capsys, make, message):
-    folder, _, _ = files
-    image, mask, out = make(folder)
-    assert main(["propagate", str(image), str(mask), "-o", str(out), "--model", trained_model_path, "--quiet"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1
-
-
 def test_unwritable_output(files, trained_model_path, capsys):
     """A folder nobody may write to (a read-only one for users, /sys even for root) fails up front."""
     folder, _, _ = files
@@ -144,34 +126,14 @@ def test_unwritable_output(files, trained_model_path, capsys):
     assert "cannot write" in capsys.readouterr().err
 
 
-def test_mask_on_other_grid_is_rejected(files, trained_model_path, capsys):
-    folder, _, _ = files
-    mask = sitk.ReadImage(str(folder / "mask.nii.gz"))
-    mask.SetSpacing((0.5, 0.5, 2.0))
-    sitk.WriteImage(mask, str(folder / "bad.nii.gz"))
-    assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "bad.nii.gz"), "-o", str(folder / "o.nii.gz"),
-                 "--model", trained_model_path, "--quiet"]) == 1
-    assert "mask spacing (0.5, 0.5, 2.0) mm does not match the image's (1.0, 1.0, 2.0) mm" in capsys.readouterr().err
-    assert not (folder / "o.nii.gz").exists()
-
-
-@pytest.mark.parametrize("content,message", [
-    (b"garbage", "not a TorchScript archive"),
-    (None, "not a Sli2Vol model"),
-])
-def test_bad_model_files(files, tmp_path, capsys, content, message):
+def test_torchscript_file_that_is_not_a_sli2vol_model(files, tmp_path, capsys):
     folder, _, _ = files
     model = tmp_path / "m.pt"
-    if content is None:
-        torch.jit.save(torch.jit.script(torch.nn.Conv2d(1, 1, 3)), str(model))
-    else:
-        model.write_bytes(content)
+    torch.jit.save(torch.jit.script(torch.nn.Conv2d(1, 1, 3)), str(model))
     assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "mask.nii.gz"), "-o", str(folder / "o.nii.gz"),
                  "--model", str(model), "--quiet"]) == 1
-    assert message in capsys.readouterr().err
-    assert main(["propagate", str(folder / "ct.nrrd"), str(folder / "mask.nii.gz"), "-o", str(folder / "o.nii.gz"),
-                 "--model", str(tmp_path / "absent.pt"), "--quiet"]) == 1
-    assert "model file not found" in capsys.readouterr().err
+    assert "not a Sli2Vol model" in capsys.readouterr().err
+    assert not (folder / "o.nii.gz").exists()
 
 
 def test_atomic_output_has_normal_permissions_and_no_leftovers(tmp_path):
@@ -207,14 +169,3 @@ def test_paper_engine_flag_maps_to_the_papers_settings():
                                       "--max-slice-step-px", "0", "--boundary-px", "0"])
     cfg = config_from_args(args, None)
     assert (cfg.verification.growth_z, cfg.max_slice_step_px, cfg.boundary_px) == (0.0, 0.0, 0)
-
-
-def test_demo_with_the_bundled_model(tmp_path, capsys, restore_threads):
-    assert main(["demo", "-o", str(tmp_path / "demo"), "--threads", "1", "--quiet"]) == 0
-    assert torch.get_num_threads() == 1
-    dices = [float(line.split("Dice")[1]) for line in capsys.readouterr().out.splitlines() if "Dice" in line]
-    assert len(dices) == 2 and min(dices) > 0.9
-    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [
-        "annotation.nii.gz", "image.nii.gz", "result.nii.gz", "truth.nii.gz"]
-    assert main(["demo", "-o", str(tmp_path / "again"), "--threads", "0", "--quiet"]) == 1
-    assert "--threads must be >= 1" in capsys.readouterr().err

@@ -187,8 +187,8 @@ def test_evaluate_in_worker_processes_matches_one_process(data_folder, tmp_path,
     keys = ("case_id", "structure", "method", "annotated_slice", "dice", "predicted_voxels")
     assert [[r[k] for k in keys] for r in two["records"]] == [[r[k] for k in keys] for r in one["records"]]
     assert two["complete"] and two["overlays"] == one["overlays"] and len(two["overlays"]) == 4
-    assert main(base + ["-o", str(tmp_path / "bad"), "--workers", "0"]) == 1
-    assert main(base + ["-o", str(tmp_path / "bad"), "--threads", "0"]) == 1
+    assert main(base + ["-o", str(tmp_path / "bad"), "--workers", "0"]) == 2  # refused by the option's validator
+    assert main(base + ["-o", str(tmp_path / "bad"), "--threads", "0"]) == 2
     assert not (tmp_path / "bad").exists()
 
 

@@ -5,6 +5,7 @@ import SimpleITK as sitk
 import torch
 from sli2vol.cli import main
 from sli2vol.engine.normalization import intensity_window, normalize_intensity
+from sli2vol.errors import InputError
 from sli2vol.io.model_io import load_model
 from sli2vol.phantom import make_phantom
 from sli2vol.training.pair_sampling import PairSamplingConfig, Volume, sample_batch
@@ -61,7 +62,7 @@ def test_deterministic_and_resume_after_interruption(volumes, tmp_path):
 
 def test_refuses_a_run_dir_with_another_config(volumes, tmp_path):
     train(volumes, _cfg(), tmp_path / "run")
-    with pytest.raises(ValueError, match="different configuration"):
+    with pytest.raises(InputError, match=r"different config \(lr: 0\.001 -> 0\.5\)"):
         train(volumes, _cfg(lr=0.5), tmp_path / "run")
 
 
@@ -80,7 +81,7 @@ def test_cli_train_and_export(tmp_path):
     assert main(["export", str(run), "-o", str(tmp_path / "again.pt")]) == 0
     assert load_model(tmp_path / "again.pt").sli2vol_meta["info"]["step"] == 4
     assert main(["train", str(tmp_path / "nothing_here"), "--run-dir", str(run), "--quiet"]) == 1
-    assert main(["train", str(tmp_path), "--run-dir", str(tmp_path / "run0"), "--threads", "0", "--quiet"]) == 1
+    assert main(["train", str(tmp_path), "--run-dir", str(tmp_path / "run0"), "--threads", "0", "--quiet"]) == 2
     assert not (tmp_path / "run0").exists()
 
 

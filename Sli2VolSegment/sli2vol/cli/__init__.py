@@ -1,15 +1,17 @@
-"""``sli2vol`` command line: propagate, demo, train, evaluate."""
+"""``sli2vol`` command line: propagate, demo, train, export, evaluate.
+
+Exit statuses: :mod:`sli2vol.errors` (``EXIT_*``); the error boundary: :mod:`sli2vol.cli.boundary`.
+"""
 from __future__ import annotations
 
-import argparse
 import sys
 
 from sli2vol.cli import evaluate, propagate, train
-from sli2vol.errors import InputError, ModelError, PropagationCancelled
+from sli2vol.cli.boundary import OneLineParser, run_command
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sli2vol", description="Sli2Vol: annotate one slice, get the 3-D segment.")
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="sli2vol", description="Sli2Vol: annotate one slice, get the 3-D segment.")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (propagate, train, evaluate):
         module.add_parsers(sub)
@@ -17,15 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.run(args) or 0)
-    except (InputError, ModelError, PropagationCancelled, OSError) as exc:
-        print(f"sli2vol {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"sli2vol {args.command}: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    """Entry point of the ``sli2vol`` console script; returns the exit status."""
+    return run_command("sli2vol", build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from sli2vol.cli.options import set_threads
-from sli2vol.errors import InputError
+from sli2vol.cli.options import (
+    NON_NEGATIVE_FLOAT,
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    add_device_and_threads,
+    set_threads,
+)
+from sli2vol.errors import InputError, ModelError, RunInterrupted, one_line
 from sli2vol.evaluation.cases import (
     SPLITS,
     cases_from_manifest,
@@ -24,6 +30,7 @@ from sli2vol.evaluation.methods import build_predictors, method_specs
 from sli2vol.evaluation.parallel import evaluate_in_workers
 from sli2vol.evaluation.protocol import EvaluationConfig, count_units, evaluate
 from sli2vol.evaluation.report import (
+    RESULT_FILES,
     existing_results,
     machine_description,
     markdown_tables,
@@ -31,6 +38,7 @@ from sli2vol.evaluation.report import (
     write_json,
     write_results,
 )
+from sli2vol.io.output_policy import check_output_folder, created_folder
 from sli2vol.training.adaptation import DEFAULT_ADAPT_STEPS, AdaptationConfig
 
 
@@ -49,14 +57,14 @@ def parse_models(values: list | None) -> dict:
     return models
 
 
-def output_folder(path: str, force: bool) -> Path:
-    """The output folder (created later); refuses one that already holds results unless ``force``."""
-    folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"output {folder} is a file; give a folder")
+def output_folder(path: str, force: bool, inputs: list) -> Path:
+    """The output folder (created later); refuses one that already holds results unless ``force``,
+    and one whose result files would be any of the ``inputs``."""
+    folder = check_output_folder(path, RESULT_FILES, force, inputs)
     found = existing_results(folder) if folder.is_dir() else []
     if found and not force:
-        raise InputError(f"output folder {folder} already holds {', '.join(found)}; use --force to overwrite")
+        raise InputError(f"output folder {folder} already holds {', '.join(found[:3])}"
+                         f"{' ...' if len(found) > 3 else ''}; use --force to replace them")
     return folder
 
 
@@ -85,44 +93,57 @@ def run_description(args, specs: list, identities: dict, cases: list) -> dict:
 
 
 def run_evaluate(args) -> int:
-    folder = output_folder(args.output, args.force)
-    cases = load_cases(args)
+    config = EvaluationConfig(axis=args.axis, seed=args.seed, structures=args.structures, worst=args.worst)
     models = parse_models(args.model)
     specs = method_specs(models, args.methods)
-    config = EvaluationConfig(axis=args.axis, seed=args.seed, structures=args.structures, worst=args.worst)
+    cases = load_cases(args)
+    inputs = [p for c in cases for p in (c.image, c.label)] + [p for p in models.values() if p]
+    folder = output_folder(args.output, args.force, inputs)
     units = count_units(cases, args.structures)
     if units == 0:
         raise InputError(f"no structure of the {len(cases)} cases matches --structures {args.structures}")
-    if args.workers < 1:
-        raise InputError(f"--workers must be >= 1, got {args.workers}")
     set_threads(args.threads)
     adaptation = AdaptationConfig(steps=args.adapt_steps, seconds=args.adapt_seconds)
     predictors, identities = build_predictors(specs, models, args.device, adaptation)
     meta = run_description(args, specs, identities, cases)
     meta["adaptation"] = asdict(adaptation)
-    folder.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=units, unit="structure", desc="evaluating", disable=args.quiet)
+    done = []  # records written to results.json so far
 
     def progress(description: str, so_far) -> None:
         write_json(folder, meta, so_far.records, complete=False)
+        done[:] = so_far.records
         bar.set_postfix_str(description, refresh=False)
         bar.update()
 
     def case_done(case, records: list) -> None:
         write_json(folder, meta, records, complete=False)
+        done[:] = records
         bar.set_postfix_str(case.case_id, refresh=False)
         bar.update(len(select_structures(case, args.structures)))
 
     start = time.perf_counter()
-    try:
-        if args.workers == 1:
-            result = evaluate(cases, predictors, config, progress)
-        else:
-            threads = args.threads or max(1, torch.get_num_threads() // args.workers)
-            result = evaluate_in_workers(cases, specs, models, config, args.workers, threads, args.device, case_done,
-                                         adaptation)
-    finally:
-        bar.close()
+    with created_folder(folder):
+        try:
+            if args.workers == 1:
+                result = evaluate(cases, predictors, config, progress)
+            else:
+                threads = args.threads if isinstance(args.threads, int) else \
+                    max(1, torch.get_num_threads() // args.workers)
+                result = evaluate_in_workers(cases, specs, models, config, args.workers, threads, args.device,
+                                             case_done, adaptation)
+        except KeyboardInterrupt:
+            if not done:
+                raise
+            raise RunInterrupted(f"interrupted after {len(done)} of {units * len(specs)} results; they are kept "
+                                 f"in {folder / 'results.json'} (marked incomplete)") from None
+        except (InputError, ModelError, OSError) as exc:
+            if not done:
+                raise
+            raise type(exc)(f"{one_line(exc)}; the {len(done)} results before it are kept in "
+                            f"{folder / 'results.json'} (marked incomplete)") from exc
+        finally:
+            bar.close()
     meta["wall_seconds"] = time.perf_counter() - start
     write_results(folder, meta, result)
     if not args.quiet:
@@ -136,7 +157,7 @@ def add_parsers(sub) -> None:
     p.add_argument("data", nargs="?", help="folder with manifest.json (shared manifest format)")
     p.add_argument("--pair", nargs=2, action="append", metavar=("IMAGE", "LABEL"), help="an image and its labels")
     p.add_argument("-o", "--output", required=True, help="output folder (results.json, results.md, overlays/)")
-    p.add_argument("--force", action="store_true", help="overwrite results already in the output folder")
+    p.add_argument("--force", action="store_true", help="replace results already in the output folder")
     p.add_argument("--model", action="append", metavar="NAME=PATH",
                    help="a model to evaluate (repeatable; 'edge' and 'raw' give the paper's ablation)")
     p.add_argument("--methods", nargs="+", help="methods to run (default: optical_flow and the variants the models allow)")
@@ -144,17 +165,18 @@ def add_parsers(sub) -> None:
     p.add_argument("--structures", nargs="+", help="label ids, structure names or target groups (e.g. kidney)")
     p.add_argument("--split", choices=SPLITS, default="all",
                    help="one half of each dataset's cases (tune on one, check on the other) or all")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the tuning / checking split")
-    p.add_argument("--max-cases", type=int, help="at most this many cases per dataset (after --split)")
-    p.add_argument("--seed", type=int, default=0, help="global seed of the annotated-slice draw")
+    p.add_argument("--split-seed", type=NON_NEGATIVE_INT, default=0, help="seed of the tuning / checking split")
+    p.add_argument("--max-cases", type=POSITIVE_INT, help="at most this many cases per dataset (after --split)")
+    p.add_argument("--seed", type=NON_NEGATIVE_INT, default=0, help="global seed of the annotated-slice draw")
     p.add_argument("--axis", type=int, choices=(0, 1, 2), default=0, help="array axis of the annotated slice (0 = k)")
-    p.add_argument("--worst", type=int, default=3, help="overlay PNGs of this many lowest-Dice cases per method and dataset")
-    p.add_argument("--adapt-steps", type=int, default=DEFAULT_ADAPT_STEPS,
+    p.add_argument("--worst", type=NON_NEGATIVE_INT, default=3,
+                   help="overlay PNGs of this many lowest-Dice cases per method and dataset")
+    p.add_argument("--adapt-steps", type=NON_NEGATIVE_INT, default=DEFAULT_ADAPT_STEPS,
                    help="per-scan adaptation steps of the improved+adapt method")
-    p.add_argument("--adapt-seconds", type=float, default=0.0, help="time cap of that adaptation per structure (0: none)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch, per worker (default: torch's choice, "
-                   "divided among the workers)")
-    p.add_argument("--workers", type=int, default=1, help="cases evaluated at once in separate processes")
+    p.add_argument("--adapt-seconds", type=NON_NEGATIVE_FLOAT, default=0.0,
+                   help="time cap of that adaptation per structure (0: none)")
+    add_device_and_threads(p, "CPU threads for torch, per worker: a number, or 'auto' (default: the idle cores, "
+                              "divided among the workers)", threads_default=None)
+    p.add_argument("--workers", type=POSITIVE_INT, default=1, help="cases evaluated at once in separate processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables on the terminal")
     p.set_defaults(run=run_evaluate)

@@ -17,6 +17,9 @@ import torch
 from torch import nn
 
 from sli2vol.engine.edge_profile import edge_profile, edge_profile_kernel, edge_profile_offsets
+from sli2vol.validation import require, require_choice
+
+ENCODER_STRIDES = {"fast": 2, "reference": 1}  # feature grid stride of each encoder, in pixels
 
 
 @dataclass
@@ -28,6 +31,14 @@ class NetworkConfig:
     width: int = 32  # channels of the fast encoder
     feature_dim: int = 32  # output channels of the fast encoder (reference: 64)
     window_radius_px: int = 6  # affinity window radius R in full-resolution pixels
+
+    def __post_init__(self) -> None:
+        require_choice("arch", self.arch, tuple(ENCODER_STRIDES))
+        require_choice("input_mode", self.input_mode, ("edge", "raw"))
+        require_choice("edge_kind", self.edge_kind, ("paper", "reference"))
+        require("edge_temperature", self.edge_temperature, above=0.0)
+        for name in ("width", "feature_dim", "window_radius_px"):
+            require(name, getattr(self, name), integer=True, minimum=1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +66,7 @@ def fast_encoder(in_ch: int, width: int, feature_dim: int) -> tuple[nn.Module, i
         nn.Conv2d(width, feature_dim, 1),
     )
     # stem: 1 px (+1 for the stride) ; blocks: 2*1 + 2*2 feature px = 6 feature px = 12 full-res px
-    return layers, 2, 2 + 12
+    return layers, ENCODER_STRIDES["fast"], 2 + 12
 
 
 def reference_encoder(in_ch: int) -> tuple[nn.Module, int, int]:
@@ -67,7 +78,7 @@ def reference_encoder(in_ch: int) -> tuple[nn.Module, int, int]:
     layers = nn.Sequential(
         nn.Conv2d(in_ch, 16, 7, padding=3), nn.ReLU(), *stages, nn.Conv2d(128, 64, 3, padding=1)
     )
-    return layers, 1, 3 + 8 * 2 + 1
+    return layers, ENCODER_STRIDES["reference"], 3 + 8 * 2 + 1
 
 
 class CorrespondenceEncoder(nn.Module):

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from sli2vol.validation import require_choice, require_window
+
 CT_WINDOW_HU = (-300.0, 400.0)
 PERCENTILES = (0.5, 99.5)
-
+NORMALIZATIONS = ("auto", "ct", "percentile")  # CT window if the values look like HU / always / percentiles
 
 SAMPLE_SIZE = 2_000_000  # voxels used to estimate percentiles
 
@@ -26,8 +28,7 @@ def intensity_window(volume: np.ndarray, mode: str = "auto") -> tuple[float, flo
 
     ``mode``: ``"auto"`` (CT if the values look like HU), ``"ct"`` or ``"percentile"``.
     """
-    if mode not in ("auto", "ct", "percentile"):
-        raise ValueError(f"normalisation mode must be 'auto', 'ct' or 'percentile', got {mode!r}")
+    require_choice("normalization", mode, NORMALIZATIONS)
     sample = intensity_sample(volume)
     if mode == "ct" or (mode == "auto" and looks_like_ct(sample)):
         return CT_WINDOW_HU
@@ -39,8 +40,7 @@ def intensity_window(volume: np.ndarray, mode: str = "auto") -> tuple[float, flo
 
 def normalize_intensity(volume: np.ndarray, window: tuple[float, float]) -> np.ndarray:
     """Map ``window`` linearly to [0, 1] and clip; returns a new float32 array."""
+    require_window("intensity window", window)
     low, high = window
-    if not high > low:
-        raise ValueError(f"intensity window must have high > low, got {window}")
     out = (volume.astype(np.float32) - np.float32(low)) / np.float32(high - low)
     return np.clip(out, 0.0, 1.0, out=out)

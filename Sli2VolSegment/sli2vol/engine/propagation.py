@@ -11,7 +11,7 @@ from sli2vol.engine.affinity import DEFAULT_BAND_BYTES
 from sli2vol.engine.annotation import anchors_by_label, detect_annotation_axis, validate_mask, validate_volume
 from sli2vol.engine.confidence import chain_confidence, slice_confidence
 from sli2vol.engine.device import select_device
-from sli2vol.engine.normalization import intensity_window
+from sli2vol.engine.normalization import NORMALIZATIONS, intensity_window
 from sli2vol.engine.pair_propagator import PairPropagator
 from sli2vol.engine.region import paste
 from sli2vol.engine.slice_source import SliceSource, isotropic_shape, resample_labels, resize_plane
@@ -19,6 +19,7 @@ from sli2vol.engine.verification import VerificationConfig
 from sli2vol.errors import InputError, PropagationCancelled
 from sli2vol.io.model_io import load_model
 from sli2vol.training.adaptation import AdaptationConfig, adapted_model, region_volume
+from sli2vol.validation import require, require_choice, require_window
 
 ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
@@ -44,6 +45,29 @@ class PropagationConfig:
     boundary_px: int = 1  # output: add the pixels this close to a slice's mask whose warped value exceeds boundary_prob (0: off)
     boundary_prob: float = 0.25
     adaptation: AdaptationConfig = field(default_factory=AdaptationConfig)  # per-scan fine-tuning (steps 0: off)
+
+    def __post_init__(self) -> None:
+        if self.axis is not None:
+            require_choice("axis", self.axis, (0, 1, 2))
+        if self.labels is not None:
+            if not len(self.labels):
+                raise InputError("labels must name at least one label id (None: every annotated label)")
+            for label in self.labels:
+                require("label id", label, integer=True, minimum=1)
+        for name in ("max_slices_backward", "max_slices_forward"):
+            if getattr(self, name) is not None:
+                require(name, getattr(self, name), integer=True, minimum=0)
+        require_choice("normalization", self.normalization, NORMALIZATIONS)
+        require_window("intensity_window", self.intensity_window)
+        require("min_structure_px", self.min_structure_px, integer=True, minimum=0)
+        require("max_structure_px", self.max_structure_px, integer=True, minimum=0)
+        require("max_zoom", self.max_zoom, minimum=1.0)
+        require("max_slice_step_px", self.max_slice_step_px, minimum=0.0)
+        require("band_bytes", self.band_bytes, integer=True, minimum=1)
+        require("boundary_px", self.boundary_px, integer=True, minimum=0)
+        require("boundary_prob", self.boundary_prob, minimum=0.0, below=1.0)
+        if not isinstance(self.verification, VerificationConfig):
+            raise InputError(f"verification must be a VerificationConfig, got {type(self.verification).__name__}")
 
 
 def paper_config(**overrides) -> PropagationConfig:
@@ -268,8 +292,6 @@ def propagate_volume_with_confidence(
     labels_in = validate_mask(mask, image.shape)
     spacing = _validate_spacing(spacing)
     axis = detect_annotation_axis(labels_in) if config.axis is None else int(config.axis)
-    if axis not in (0, 1, 2):
-        raise InputError(f"axis must be 0, 1 or 2, got {config.axis}")
     device = select_device(config.device)
     if model is None or isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         model = load_model(model, device)
@@ -283,8 +305,6 @@ def propagate_volume_with_confidence(
     window = tuple(config.intensity_window) if config.intensity_window else intensity_window(image, config.normalization)
     n, native_hw = stack.shape[0], stack.shape[1:]
     limits = tuple(n if v is None else int(v) for v in (config.max_slices_backward, config.max_slices_forward))
-    if min(limits) < 0:
-        raise InputError(f"slice limits must be >= 0, got {limits}")
     planned = sum(_planned_steps(a, n, limits) + config.adaptation.steps for a in anchors.values())
     run = _Run(planned, progress, cancel, (config.boundary_px, config.boundary_prob))
 

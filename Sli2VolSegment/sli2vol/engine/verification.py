@@ -6,7 +6,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from sli2vol.validation import require, require_choice
+
 VERIFICATION_RULES = ("mean", "gaussian")
+VERIFICATION_REFERENCES = ("anchor", "previous")
 STD_FLOOR = 1e-3  # smallest standard deviation of an intensity sample, in normalised intensity units
 RING_HOLE_FRACTION = 0.1  # a mask whose enclosed holes reach this fraction of its area is ring-shaped
 
@@ -20,6 +23,13 @@ class VerificationConfig:
     reference: str = "anchor"  # foreground sample: the "anchor" annotation, or the "previous" slice's mask (paper)
     growth_z: float = 0.75  # pixels the mask grows into must lie within this many SDs of the foreground mean (0: off)
     keep_holes: bool = True  # ring-shaped masks (e.g. myocardium) keep their hole; False: always fill holes (paper)
+
+    def __post_init__(self) -> None:
+        require_choice("verification rule", self.rule, VERIFICATION_RULES)
+        require_choice("verification reference", self.reference, VERIFICATION_REFERENCES)
+        require("ring_iterations", self.ring_iterations, integer=True, minimum=1)
+        require("closing_iterations", self.closing_iterations, integer=True, minimum=0)
+        require("growth_z", self.growth_z, minimum=0.0)
 
 
 def close_mask(mask: np.ndarray, iterations: int) -> np.ndarray:

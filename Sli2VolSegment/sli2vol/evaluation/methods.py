@@ -14,7 +14,6 @@ from sli2vol.engine.device import select_device
 from sli2vol.engine.propagation import PropagationConfig, paper_config, propagate_volume
 from sli2vol.engine.verification import VerificationConfig
 from sli2vol.errors import InputError
-from sli2vol.evaluation.optical_flow import propagate_optical_flow
 from sli2vol.io.model_io import default_model_path, load_model
 from sli2vol.training.adaptation import AdaptationConfig
 
@@ -121,6 +120,8 @@ def sli2vol_predictor(model, spec: MethodSpec, device, adaptation: AdaptationCon
 
 def optical_flow_predictor(image, spacing, axis, index, slice_mask) -> np.ndarray:
     """The optical-flow baseline as a :data:`Predictor` (spacing is not used)."""
+    from sli2vol.evaluation.optical_flow import propagate_optical_flow  # OpenCV: the optional "eval" extra
+
     return propagate_optical_flow(image, slice_mask, index, axis)
 
 

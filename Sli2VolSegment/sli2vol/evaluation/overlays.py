@@ -10,6 +10,8 @@ import numpy as np
 
 from sli2vol.io.atomic import atomic_path
 
+OVERLAY_PATTERN = "*_worst[0-9]*_*.png"  # names written by overlay_name
+
 
 @dataclass
 class ErrorSlice:
@@ -98,7 +100,7 @@ def write_overlays(worst: dict, folder: Path) -> list:
     """Render every kept case of every method and dataset ({(method, dataset): WorstCases}) into ``folder``, replacing the
     overlays of an earlier run there; returns the file names."""
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*_worst[0-9]*_*.png"):
+    for stale in folder.glob(OVERLAY_PATTERN):
         stale.unlink()
     names = []
     for cases in worst.values():

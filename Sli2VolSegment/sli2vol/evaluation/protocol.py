@@ -12,6 +12,7 @@ import numpy as np
 from sli2vol.evaluation.cases import Case, load_case, select_structures, target_group
 from sli2vol.evaluation.overlays import WorstCases
 from sli2vol.metrics import dice, largest_slice
+from sli2vol.validation import require, require_choice
 
 NEIGHBOURHOOD = 3  # the annotated slice is drawn among the +-3 slices around the largest one
 
@@ -22,6 +23,11 @@ class EvaluationConfig:
     seed: int = 0  # global seed; each (case, label) draws its slice from a seed derived from it
     structures: list | None = None  # label ids, structure names or target groups; None: all
     worst: int = 3  # overlays kept per method and dataset (lowest Dice)
+
+    def __post_init__(self) -> None:
+        require_choice("axis", self.axis, (0, 1, 2))
+        require("seed", self.seed, integer=True, minimum=0)
+        require("worst", self.worst, integer=True, minimum=0)
 
 
 @dataclass

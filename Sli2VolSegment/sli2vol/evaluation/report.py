@@ -12,7 +12,7 @@ import torch
 
 from sli2vol.errors import InputError
 from sli2vol.evaluation.cases import HALVES, TARGET_GROUPS
-from sli2vol.evaluation.overlays import write_overlays
+from sli2vol.evaluation.overlays import OVERLAY_PATTERN, write_overlays
 from sli2vol.io.atomic import atomic_path
 
 RESULT_FILES = ("results.json", "results.md")
@@ -113,8 +113,9 @@ def machine_description() -> str:
 
 
 def existing_results(folder: Path) -> list:
-    """The result files already in ``folder`` (an evaluation refuses to overwrite them without force)."""
-    return [name for name in RESULT_FILES if (folder / name).exists()]
+    """The result files and overlays already in ``folder`` (an evaluation replaces them only with force)."""
+    overlays = [f"overlays/{p.name}" for p in sorted((folder / "overlays").glob(OVERLAY_PATTERN))]
+    return [name for name in RESULT_FILES if (folder / name).exists()] + overlays
 
 
 def write_json(folder: Path, meta: dict, records: list, complete: bool, overlays: list = ()) -> None:

@@ -20,6 +20,9 @@ from sli2vol.io.file_integrity import check_image_file
 from sli2vol.io.label_types import label_dtype
 from sli2vol.io.segmentation_file import is_segmentation_file, read_segmentation, write_segmentation
 
+# label files write_labels can write atomically (one file; formats with a separate data file excluded)
+LABEL_SUFFIXES = (".nii.gz", ".nii", ".seg.nrrd", ".nrrd", ".mha")
+
 
 @dataclass
 class LoadedVolume:
@@ -154,25 +157,6 @@ def mask_on_image_grid(image: sitk.Image, mask: LoadedVolume, tol: float = 1e-3)
         raise InputError("mask has annotated voxels outside the image extent")
     out[tuple(slice(a, b) for a, b in zip(lo, hi))] = inside
     return out
-
-
-def check_output_path(path: str | Path, force: bool) -> Path:
-    """Fail early (before any computation) if ``path`` exists without ``force`` or is unwritable."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"output path {path} is a directory; give a file name such as result.nii.gz")
-    if path.exists() and not force:
-        raise InputError(f"output {path} exists; use --force to overwrite it")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output folder {parent} does not exist")
-    try:
-        with atomic_path(path.with_name(path.name + ".probe"), suffix=".tmp") as tmp:
-            tmp.write_bytes(b"")
-        path.with_name(path.name + ".probe").unlink()
-    except OSError as exc:
-        raise InputError(f"cannot write to {parent}: {exc.strerror}") from exc
-    return path
 
 
 def write_image(image: sitk.Image, path: str | Path) -> None:

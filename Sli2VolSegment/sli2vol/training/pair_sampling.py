@@ -8,6 +8,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sli2vol.errors import InputError
+from sli2vol.validation import require, require_choice
+
+MIN_CROP = 16  # smallest training crop side, in pixels (the affinity window must fit several times)
+
 
 @dataclass
 class PairSamplingConfig:
@@ -20,6 +25,23 @@ class PairSamplingConfig:
     window_jitter: float = 0.1  # random shift/stretch of the intensity window (fraction of range)
     gamma: tuple = (0.7, 1.5)  # random gamma range
     min_foreground: float = 0.05  # resample crops whose mean intensity is below this (air)
+
+    def __post_init__(self) -> None:
+        require("crop", self.crop, integer=True, minimum=MIN_CROP)
+        if not self.gaps or not self.axes:
+            raise InputError(f"gaps and axes must not be empty, got gaps={self.gaps!r}, axes={self.axes!r}")
+        for gap in self.gaps:
+            require("gaps", gap, integer=True, minimum=1)
+        for axis in self.axes:
+            require_choice("axes", axis, (0, 1, 2))
+        require("max_gap_mm", self.max_gap_mm, above=0.0)
+        require("rotation_deg", self.rotation_deg, minimum=0.0)
+        require("window_jitter", self.window_jitter, minimum=0.0, below=0.5)
+        require("min_foreground", self.min_foreground, minimum=0.0, below=1.0)
+        for name in ("scale", "gamma"):
+            low, high = getattr(self, name)
+            require(name, low, above=0.0)
+            require(name, high, minimum=low)
 
 
 class Volume:

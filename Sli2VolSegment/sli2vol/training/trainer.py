@@ -1,7 +1,6 @@
 """Self-supervised training of the correspondence network by slice reconstruction."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -13,10 +12,15 @@ import torch
 import torch.nn.functional as F
 
 from sli2vol.engine.affinity import local_affinity, warp
-from sli2vol.engine.network import CorrespondenceEncoder, NetworkConfig
-from sli2vol.io.atomic import atomic_path
+from sli2vol.engine.network import ENCODER_STRIDES, CorrespondenceEncoder, NetworkConfig
+from sli2vol.errors import InputError, ModelError
 from sli2vol.io.model_io import build_encoder, save_model
+from sli2vol.io.run_folder import RunFolder
 from sli2vol.training.pair_sampling import PairSamplingConfig, sample_batch
+from sli2vol.validation import require
+
+CHECKPOINT = "checkpoint.pt"
+LOSS_LOG = "loss.jsonl"
 
 
 @dataclass
@@ -29,11 +33,21 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 100  # steps between checkpoints (at most this many are lost on a kill)
 
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every"):
+            require(name, getattr(self, name), integer=True, minimum=1)
+        require("lr", self.lr, above=0.0)
+        require("seed", self.seed, integer=True, minimum=0)
+        stride = ENCODER_STRIDES[self.network.arch]
+        if self.sampling.crop % stride:
+            raise InputError(f"crop must be a multiple of {stride} for the {self.network.arch!r} encoder, "
+                             f"got {self.sampling.crop}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     @staticmethod
-    def from_dict(d: dict) -> "TrainConfig":
+    def from_dict(d: dict) -> TrainConfig:
         sampling = dict(d["sampling"])
         for key in ("gaps", "axes", "scale", "gamma"):
             sampling[key] = tuple(sampling[key])
@@ -80,33 +94,27 @@ def optimise_step(model: torch.nn.Module, optimiser: torch.optim.Optimizer, pair
     return float(loss.detach())
 
 
-class Checkpoint:
-    """``run_dir/checkpoint.pt`` (model, optimiser, step) and ``run_dir/config.json``."""
+class TrainingRun(RunFolder):
+    """A training run's folder: ``config.json`` (the :class:`TrainConfig`), ``checkpoint.pt`` (model,
+    optimiser, step, seconds), ``loss.jsonl`` (the command line's loss log) and the exported ``model.pt``."""
 
-    def __init__(self, run_dir: Path, cfg: TrainConfig):
-        self.run_dir = Path(run_dir)
-        self.path = self.run_dir / "checkpoint.pt"
-        self.config_path = self.run_dir / "config.json"
-        self.cfg = cfg
+    def __init__(self, path: str | Path):
+        super().__init__(path, disposable=(LOSS_LOG,), owned=(CHECKPOINT, "model.pt"))
+        self.checkpoint_path = self.path / CHECKPOINT
+        self.loss_log = self.path / LOSS_LOG
 
-    def check_config(self) -> None:
-        """Refuse to resume a run directory made with a different configuration."""
-        if self.config_path.exists():
-            saved = json.loads(self.config_path.read_text())
-            if saved != json.loads(json.dumps(self.cfg.to_dict())):
-                raise ValueError(f"{self.run_dir} holds a run with a different configuration; use another directory")
+    def load_config(self) -> TrainConfig:
+        try:
+            return TrainConfig.from_dict(self.load_config_dict())
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{self.config_path} is not a training configuration ({exc})") from None
 
-    def save(self, encoder, optimiser, step: int, elapsed: float) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if not self.config_path.exists():
-            with atomic_path(self.config_path) as tmp:
-                tmp.write_text(json.dumps(self.cfg.to_dict(), indent=1))
-        state = {"model": encoder.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "elapsed": elapsed}
-        with atomic_path(self.path) as tmp:
-            torch.save(state, tmp)
-
-    def load(self):
-        return torch.load(self.path, map_location="cpu", weights_only=True) if self.path.exists() else None
+    def load_state(self, checkpoint: str | Path | None = None) -> dict | None:
+        """The latest (or the given) checkpoint: {"model", "optimiser", "step", "elapsed"}, or None."""
+        state = self.load(Path(checkpoint) if checkpoint else self.checkpoint_path)
+        if state is not None and not (isinstance(state, dict) and {"model", "step", "elapsed"} <= set(state)):
+            raise ModelError(f"{checkpoint or self.checkpoint_path} is not a Sli2Vol training checkpoint")
+        return state
 
 
 def _distributed() -> tuple[int, int]:
@@ -134,13 +142,14 @@ def train(
     device = torch.device(device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    ckpt = Checkpoint(Path(run_dir), cfg)
-    ckpt.check_config()
+    run = TrainingRun(run_dir)
+    if rank == 0:
+        run.prepare(cfg.to_dict())
     torch.manual_seed(cfg.seed)
     encoder = build_encoder(cfg.network, cfg.seed).to(device)
     optimiser = torch.optim.Adam(encoder.parameters(), lr=cfg.lr)
     start, elapsed = 0, 0.0
-    state = ckpt.load()
+    state = run.load_state()
     if state is not None:
         encoder.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
@@ -153,22 +162,27 @@ def train(
         if on_step is not None and rank == 0:
             on_step(step + 1, loss)
         if rank == 0 and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
-            ckpt.save(encoder, optimiser, step + 1, time.time() - t0)
+            run.save(run.checkpoint_path, {"model": encoder.state_dict(), "optimiser": optimiser.state_dict(),
+                                           "step": step + 1, "elapsed": time.time() - t0})
     return encoder.cpu().eval()
 
 
 def load_checkpoint_encoder(run_dir: str | Path, checkpoint: str | Path | None = None):
-    """(encoder, config, step, training seconds) from a run directory's config and its (or another)
-    checkpoint file."""
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    checkpoint = Path(checkpoint) if checkpoint else run_dir / "checkpoint.pt"
-    if not config_path.is_file() or not checkpoint.is_file():
-        raise FileNotFoundError(f"{run_dir} has no training run (config.json and {checkpoint.name} are needed)")
-    cfg = TrainConfig.from_dict(json.loads(config_path.read_text()))
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    """(encoder, config, step, training seconds) from a run folder's config and its (or another)
+    checkpoint file; :class:`InputError` / :class:`ModelError` naming the file for a missing or bad one."""
+    run = TrainingRun(run_dir)
+    cfg = run.load_config()
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise InputError(f"checkpoint file not found: {checkpoint}")
+    state = run.load_state(checkpoint)
+    if state is None:
+        raise InputError(f"{run.path} has no checkpoint yet ({CHECKPOINT})")
     encoder = build_encoder(cfg.network)
-    encoder.load_state_dict(state["model"])
+    try:
+        encoder.load_state_dict(state["model"])
+    except RuntimeError:
+        raise ModelError(f"checkpoint {checkpoint or run.checkpoint_path} does not fit the network of "
+                         f"{run.config_path}") from None
     return encoder.eval(), cfg, int(state["step"]), float(state["elapsed"])
 
 
