@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import slicer
+from Sli2VolSegmentLib.volume_grid import vtk_matrix_from_numpy
 
 SHAPE_KJI = (12, 24, 24)
 BACKGROUND = 10
@@ -42,16 +43,6 @@ def ijk_to_ras(spacing=(1.0, 1.0, 2.0), origin=(-12.0, -12.0, -12.0), rotate=Non
     return matrix
 
 
-def vtk_matrix(matrix: np.ndarray):
-    import vtk
-
-    result = vtk.vtkMatrix4x4()
-    for r in range(4):
-        for c in range(4):
-            result.SetElement(r, c, float(matrix[r, c]))
-    return result
-
-
 def add_volume(scene, name: str, array: np.ndarray, matrix: np.ndarray):
     import vtk
     from vtk.util.numpy_support import numpy_to_vtk
@@ -61,7 +52,7 @@ def add_volume(scene, name: str, array: np.ndarray, matrix: np.ndarray):
     image.SetDimensions(array.shape[2], array.shape[1], array.shape[0])
     image.GetPointData().SetScalars(numpy_to_vtk(np.ascontiguousarray(array).ravel(), deep=True))
     node.SetAndObserveImageData(image)
-    node.SetIJKToRASMatrix(vtk_matrix(matrix))
+    node.SetIJKToRASMatrix(vtk_matrix_from_numpy(matrix))
     return node
 
 
@@ -73,7 +64,7 @@ def add_segment(segmentation_node, name: str, mask: np.ndarray, matrix: np.ndarr
     image.SetDimensions(mask.shape[2], mask.shape[1], mask.shape[0])
     image.AllocateScalars(vtk.VTK_UNSIGNED_CHAR, 1)
     vtk_to_numpy(image.GetPointData().GetScalars())[:] = mask.astype(np.uint8).ravel()
-    image.SetImageToWorldMatrix(vtk_matrix(matrix))
+    image.SetImageToWorldMatrix(vtk_matrix_from_numpy(matrix))
     segment_id = segmentation_node.GetSegmentation().AddEmptySegment("", name)
     assert slicer.vtkSlicerSegmentationsModuleLogic.SetBinaryLabelmapToSegment(image, segmentation_node, segment_id)
     return segment_id
