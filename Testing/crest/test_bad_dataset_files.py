@@ -1,6 +1,7 @@
 """Each broken dataset file gives one DatasetError line naming the file; the dataset is left as it was."""
 import numpy as np
 import pytest
+from cli_harness import assert_refused
 from crest_synthetic import train_options
 from crest_tools.cli import main
 from crest_tools.dataset_format import DatasetError, load_dataset
@@ -21,21 +22,14 @@ def test_broken_dataset_is_one_line_naming_the_file(dataset_folder, case):
     assert digest(dataset_folder) == before
 
 
-CREST_EXIT_ERROR = EXIT_ERROR  # both command lines share sli2vol.errors' exit statuses
-
-
 @pytest.mark.parametrize("case", sorted(BROKEN_DATASETS))
-def test_crest_train_on_broken_dataset(dataset_folder, tmp_path, capsys, case):
+def test_crest_train_on_broken_dataset(dataset_folder, tmp_path, case):
     """The same cases through ``crest train``: one line, dataset unchanged, no run folder made."""
     breaker, file_name, words = BROKEN_DATASETS[case]
     breaker(dataset_folder)
-    before = digest(dataset_folder)
-    status = main(["train", str(dataset_folder), "-o", str(tmp_path / "run"), "--threads", "1"])
-    err = capsys.readouterr().err.strip()
-    assert status == CREST_EXIT_ERROR
-    assert err.startswith("crest train: error: ") and len(err.splitlines()) == 1 and words in err
-    assert str(dataset_folder / file_name) in err
-    assert digest(dataset_folder) == before and not (tmp_path / "run").exists()
+    outcome = assert_refused(main, ["train", dataset_folder, "-o", tmp_path / "run", "--threads", "1"],
+                             [dataset_folder, tmp_path], EXIT_ERROR, words, "crest train: error: ")
+    assert str(dataset_folder / file_name) in outcome.error_lines[0]
 
 
 def test_crest_predict_on_broken_arrays(dataset_folder, tmp_path, capsys):
@@ -52,9 +46,6 @@ def test_crest_predict_on_broken_arrays(dataset_folder, tmp_path, capsys):
     }
     for name, (make, words) in cases.items():
         make(tmp_path / name)
-        before = digest(tmp_path)
-        status = main(["predict", str(run), str(tmp_path / name), "-o", str(tmp_path / "p.csv")])
-        err = capsys.readouterr().err.strip()
-        assert status == CREST_EXIT_ERROR, name
-        assert err.startswith("crest predict: error: ") and len(err.splitlines()) == 1 and words in err, err
-        assert str(tmp_path / name) in err and digest(tmp_path) == before
+        outcome = assert_refused(main, ["predict", run, tmp_path / name, "-o", tmp_path / "p.csv"], [tmp_path],
+                                 EXIT_ERROR, words, "crest predict: error: ")
+        assert str(tmp_path / name) in outcome.error_lines[0]

@@ -1,21 +1,17 @@
 """Bad files through ``sli2vol propagate``: exit status, one line naming the file, inputs unchanged, nothing
 written; and large label ids through ``sli2vol propagate``.
 
-(A minimal local runner: ``_run`` calls ``main`` in-process and returns the exit status and stderr.)
+(The promises are checked by :func:`cli_harness.assert_refused`, shared with the option tables.)
 """
 import numpy as np
 import pytest
 import SimpleITK as sitk
 from annotations import one_slice_annotation
-from file_cases import BAD_IMAGE_FILES, digest, ramp, write
+from cli_harness import assert_refused
+from file_cases import BAD_IMAGE_FILES, ramp, write
 from sli2vol.cli import main as sli2vol_main
 from sli2vol.errors import EXIT_ERROR
 from sli2vol.metrics import largest_slice
-
-
-def _run(argv, capsys) -> tuple[int, str]:
-    status = sli2vol_main([str(a) for a in argv])
-    return status, capsys.readouterr().err.strip()
 
 
 def _label_volume(folder, array, name="mask.nii.gz", direction=None):
@@ -90,18 +86,15 @@ PROPAGATE_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(PROPAGATE_CASES))
-def test_propagate_bad_files(tmp_path, capsys, case):
+def test_propagate_bad_files(tmp_path, case):
     make, words = PROPAGATE_CASES[case]
     image, mask = make(tmp_path)
-    before, names = digest(tmp_path), sorted(p.name for p in tmp_path.iterdir())
-    status, err = _run(["propagate", image, mask, "-o", tmp_path / "out.nii.gz", "--model", "absent.pt",
-                                      "--quiet"], capsys)
-    assert status == EXIT_ERROR
-    assert err.startswith("sli2vol propagate: error: ") and len(err.splitlines()) == 1 and words in err
+    outcome = assert_refused(sli2vol_main, ["propagate", image, mask, "-o", tmp_path / "out.nii.gz", "--model",
+                                            "absent.pt", "--quiet"], [tmp_path], EXIT_ERROR, words,
+                             "sli2vol propagate: error: ")
     if "mask larger" not in case and "labels" not in case and "float mask" not in case:
         bad = image if case.startswith("image") else mask
-        assert str(bad.stem.split(".")[0]) in err  # names the file (or its detached data file)
-    assert digest(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == names
+        assert str(bad.stem.split(".")[0]) in outcome.error_lines[0]  # names the file (or its detached data file)
 
 
 @pytest.mark.parametrize("ids,suffix", [((300, 2**40), ".nrrd"), ((70000, 2**31), ".nii.gz")])
@@ -125,13 +118,10 @@ def test_propagate_keeps_large_label_ids(tmp_path, capsys, phantom, trained_mode
         assert ((result == value) & (labels == label)).sum() > 0.8 * (labels == label).sum()
 
 
-def test_propagate_refuses_seg_nrrd_output_for_ids_slicer_cannot_hold(tmp_path, capsys):
+def test_propagate_refuses_seg_nrrd_output_for_ids_slicer_cannot_hold(tmp_path):
     """Refused before any propagation (the model file does not even exist)."""
     image = write(tmp_path / "image.nii.gz", ramp(), True)
     mask = _label_volume(tmp_path, _annotation(np.int64) * 2**40, name="mask.nrrd")
-    before, names = digest(tmp_path), sorted(p.name for p in tmp_path.iterdir())
-    status, err = _run(["propagate", image, mask, "-o", tmp_path / "out.seg.nrrd", "--model", "absent.pt",
-                        "--quiet"], capsys)
-    assert status == EXIT_ERROR and len(err.splitlines()) == 1
-    assert f"label id {2**40} is too large for {tmp_path / 'out.seg.nrrd'}" in err
-    assert digest(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == names
+    assert_refused(sli2vol_main, ["propagate", image, mask, "-o", tmp_path / "out.seg.nrrd", "--model", "absent.pt",
+                                  "--quiet"], [tmp_path], EXIT_ERROR,
+                   f"label id {2**40} is too large for {tmp_path / 'out.seg.nrrd'}", "sli2vol propagate: error: ")
