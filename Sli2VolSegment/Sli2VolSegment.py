@@ -62,22 +62,6 @@ class Sli2VolSegment(ScriptedLoadableModule):
         instance.self().register()
 
 
-def segmentEditorNodeForScene():
-    """The scene's Segment Editor settings (masking, overwrite), created with the defaults if absent."""
-    node = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentEditorNode")
-    return node or slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentEditorNode")
-
-
-def editorLogicFor(volumeNode, segmentationNode):
-    """A vtkSlicerSegmentEditorLogic writing into ``segmentationNode`` with the scene's editor settings."""
-    editorLogic = slicer.vtkSlicerSegmentEditorLogic()
-    editorLogic.SetMRMLScene(slicer.mrmlScene)
-    editorLogic.SetSegmentEditorNode(segmentEditorNodeForScene())
-    editorLogic.SetSegmentationNode(segmentationNode)
-    editorLogic.SetSourceVolumeNode(volumeNode)
-    return editorLogic
-
-
 class Sli2VolSegmentWidget(ScriptedLoadableModuleWidget):
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -118,7 +102,7 @@ class Sli2VolSegmentWidget(ScriptedLoadableModuleWidget):
 
     def _segmentIds(self, segmentationNode):
         if self.panel.all_visible_segments():
-            from Sli2VolSegmentLib.propagation_panel import visible_segment_ids
+            from Sli2VolSegmentLib.segment_selection import visible_segment_ids
 
             return visible_segment_ids(segmentationNode)
         return list(self.ui.segmentSelector.selectedSegmentIDs())
@@ -140,8 +124,9 @@ class Sli2VolSegmentWidget(ScriptedLoadableModuleWidget):
         from Sli2VolSegmentLib import EditorLogicWriter
 
         with slicer.util.tryWithErrorDisplay("Writing the Sli2Vol result failed:", waitCursor=True):
-            self.editorLogic = editorLogicFor(volumeNode, segmentationNode)
-            self.logic.apply(outcome, EditorLogicWriter(self.editorLogic))
+            writer = EditorLogicWriter.for_nodes(slicer.mrmlScene, volumeNode, segmentationNode)
+            self.editorLogic = writer.editor_logic
+            self.logic.apply(outcome, writer)
             self.panel.show_slices_to_check(outcome, segmentationNode)
         self.ui.undoButton.enabled = self.editorLogic is not None and self.editorLogic.CanUndo()
 
@@ -205,8 +190,8 @@ class Sli2VolSegmentTest(ScriptedLoadableModuleTest):
             "propagate() must not modify the scene")
 
         self.delayDisplay("Apply (one undo step)")
-        editorLogic = editorLogicFor(volumeNode, segmentationNode)
-        logic.apply(outcome, EditorLogicWriter(editorLogic))
+        writer = EditorLogicWriter.for_nodes(slicer.mrmlScene, volumeNode, segmentationNode)
+        logic.apply(outcome, writer)
         result = slicer.util.arrayFromSegmentBinaryLabelmap(segmentationNode, segmentId, volumeNode)
         block = np.zeros(image.shape, bool)
         block[6:18, 14:34, 16:32] = True
@@ -216,8 +201,8 @@ class Sli2VolSegmentTest(ScriptedLoadableModuleTest):
         self.assertGreater(len(outcome.least_confident_slices(3)), 0)
 
         self.delayDisplay("Undo restores the painted slice only")
-        self.assertTrue(editorLogic.CanUndo())
-        editorLogic.Undo()
+        self.assertTrue(writer.editor_logic.CanUndo())
+        writer.editor_logic.Undo()
         restored = slicer.util.arrayFromSegmentBinaryLabelmap(segmentationNode, segmentId, volumeNode)
         self.assertTrue(np.array_equal(restored, before))
         self.delayDisplay("Test passed")

@@ -162,12 +162,7 @@ def main(argv=None) -> None:
     logic = Sli2VolLogic()
     outcome = logic.propagate(volume, segmentation, PropagationOptions(segment_ids=segment_ids, view="Red"),
                               progress=lambda done, total: print(f"\rpropagating {done}/{total}", end=""))
-    editor = slicer.vtkSlicerSegmentEditorLogic()
-    editor.SetMRMLScene(app.scene)
-    editor.SetSegmentEditorNode(app.scene.AddNewNodeByClass("vtkMRMLSegmentEditorNode"))
-    editor.SetSegmentationNode(segmentation)
-    editor.SetSourceVolumeNode(volume)
-    logic.apply(outcome, EditorLogicWriter(editor))
+    logic.apply(outcome, EditorLogicWriter.for_nodes(app.scene, volume, segmentation))
     print(f"\npropagated and applied in {time.perf_counter() - start:.1f} s on {outcome.device}")
     for label, segment_id in zip(painted, segment_ids):
         score = dice(segment_array(app, segmentation, segment_id, volume), truth == label)

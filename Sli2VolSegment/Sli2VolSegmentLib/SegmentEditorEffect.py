@@ -11,7 +11,8 @@ import qt
 import slicer
 from SegmentEditorEffects import AbstractScriptedSegmentEditorEffect
 
-from Sli2VolSegmentLib.propagation_panel import PropagationPanel, visible_segment_ids
+from Sli2VolSegmentLib.propagation_panel import PropagationPanel
+from Sli2VolSegmentLib.segment_selection import visible_segment_ids
 
 PREVIEW_REFERENCE_ROLE = "SegmentationResultPreview"  # the role the editor's auto-complete effects use
 PREVIEW_OWNER_PARAMETER = "SegmentationResultPreviewOwnerEffect"
@@ -111,8 +112,6 @@ Details and options: the Sli2Vol module's help.</html>"""
                                                          segmentationNode.GetName() + " preview")
         previewNode.CreateDefaultDisplayNodes()
         previewNode.GetDisplayNode().SetVisibility2DOutline(False)
-        if segmentationNode.GetParentTransformNode():
-            previewNode.SetAndObserveTransformNodeID(segmentationNode.GetParentTransformNode().GetID())
         self.scriptedEffect.setCommonNodeReference(PREVIEW_REFERENCE_ROLE, previewNode)
         self.scriptedEffect.setCommonParameter(PREVIEW_OWNER_PARAMETER, self.scriptedEffect.name)
         return previewNode

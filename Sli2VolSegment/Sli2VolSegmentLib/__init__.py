@@ -51,6 +51,7 @@ _SOURCES = {
     "SegmentWriter": "segment_writer",
     "VIEW_NAMES": "slice_axis",
     "propagation_axis": "slice_axis",
+    "visible_segment_ids": "segment_selection",
 }
 
 
@@ -70,4 +71,5 @@ __all__ = [
     "Sli2VolLogic",
     "SliceToCheck",
     "propagation_axis",
+    "visible_segment_ids",
 ]

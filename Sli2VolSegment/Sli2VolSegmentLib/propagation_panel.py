@@ -13,7 +13,6 @@ import os
 
 import qt
 import slicer
-import vtk
 
 OPTIONS_UI = os.path.join(os.path.dirname(__file__), "..", "Resources", "UI", "Sli2VolOptions.ui")
 DEVICE_BY_TEXT = {"Auto": "auto", "CPU": "cpu", "CUDA": "cuda"}
@@ -58,13 +57,6 @@ def ensure_torch():
         slicer.util.errorDisplay(f"{environment.describe()} after the installation: restart Slicer and try again.")
         return None
     return environment
-
-
-def visible_segment_ids(segmentation_node) -> list:
-    """IDs of the segments shown in the views."""
-    ids = vtk.vtkStringArray()
-    segmentation_node.GetDisplayNode().GetVisibleSegmentIDs(ids)
-    return [ids.GetValue(i) for i in range(ids.GetNumberOfValues())]
 
 
 class PropagationPanel:

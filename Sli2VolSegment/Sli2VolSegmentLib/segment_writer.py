@@ -41,6 +41,21 @@ class EditorLogicWriter:
     def __init__(self, editor_logic):
         self.editor_logic = editor_logic
 
+    @classmethod
+    def for_nodes(cls, scene, volume_node, segmentation_node) -> EditorLogicWriter:
+        """A writer into ``segmentation_node`` with the scene's Segment Editor settings (masking,
+        overwrite; the scene's first ``vtkMRMLSegmentEditorNode``, created with the defaults if absent)."""
+        import slicer
+
+        editor_node = scene.GetFirstNodeByClass("vtkMRMLSegmentEditorNode")
+        editor_node = editor_node or scene.AddNewNodeByClass("vtkMRMLSegmentEditorNode")
+        editor_logic = slicer.vtkSlicerSegmentEditorLogic()
+        editor_logic.SetMRMLScene(scene)
+        editor_logic.SetSegmentEditorNode(editor_node)
+        editor_logic.SetSegmentationNode(segmentation_node)
+        editor_logic.SetSourceVolumeNode(volume_node)
+        return cls(editor_logic)
+
     def reference_geometry(self):
         self.editor_logic.ResetModifierLabelmapToDefault()
         return self.editor_logic.GetModifierLabelmap()

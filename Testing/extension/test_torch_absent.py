@@ -13,7 +13,8 @@ MODULE = REPO / "Sli2VolSegment"
 QT_LAYER = [MODULE / "Sli2VolSegment.py", MODULE / "Sli2VolSegmentLib" / "SegmentEditorEffect.py",
             MODULE / "Sli2VolSegmentLib" / "propagation_panel.py"]
 NEEDS_TORCH = ("torch", "sli2vol", "Sli2VolSegmentLib")
-TORCH_FREE = ("Sli2VolSegmentLib.torch_environment", "Sli2VolSegmentLib.propagation_panel")
+TORCH_FREE = ("Sli2VolSegmentLib.torch_environment", "Sli2VolSegmentLib.propagation_panel",
+              "Sli2VolSegmentLib.segment_selection")
 
 
 def module_level_imports(path) -> list[str]:

@@ -6,6 +6,7 @@ import numpy as np
 import slicer
 import vtk
 from Sli2VolSegmentLib import volume_grid
+from Sli2VolSegmentLib.segment_writer import EditorLogicWriter
 from vtk.util import numpy_support
 
 PHANTOM_SHAPE = (24, 48, 48)  # (K, J, I)
@@ -30,12 +31,8 @@ class Scene:
         self.segmentation = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "segmentation")
         self.segmentation.CreateDefaultDisplayNodes()
         self.segmentation.SetReferenceImageGeometryParameterFromVolumeNode(self.volume)
-        self.editor_node = self.scene.AddNewNodeByClass("vtkMRMLSegmentEditorNode")
-        self.editor_logic = slicer.vtkSlicerSegmentEditorLogic()
-        self.editor_logic.SetMRMLScene(self.scene)
-        self.editor_logic.SetSegmentEditorNode(self.editor_node)
-        self.editor_logic.SetSegmentationNode(self.segmentation)
-        self.editor_logic.SetSourceVolumeNode(self.volume)
+        self.editor_logic = EditorLogicWriter.for_nodes(self.scene, self.volume, self.segmentation).editor_logic
+        self.editor_node = self.editor_logic.GetSegmentEditorNode()
 
     def add_volume(self, image: np.ndarray, ijk_to_ras: np.ndarray, name: str):
         node = self.scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)

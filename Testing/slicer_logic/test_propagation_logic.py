@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sli2vol import default_model_path
-from Sli2VolSegmentLib import EditorLogicWriter, PropagationOptions, Sli2VolLogic, volume_grid
+from Sli2VolSegmentLib import (
+    EditorLogicWriter,
+    PropagationOptions,
+    Sli2VolLogic,
+    visible_segment_ids,
+    volume_grid,
+)
 from slicer_scene import PHANTOM_SHAPE, Scene, core_result, ijk_to_ras_matrix, one_slice
 
 
@@ -145,3 +151,22 @@ def test_preview_shows_the_result_and_leaves_the_segmentation_alone(axial_scene)
 
     assert_same_state(before, s.state())
     assert PHANTOM_SHAPE == outcome.labels.shape
+
+
+def test_the_automatic_axis_is_the_painted_slices_normal(phantom, axial_scene):
+    """No view given and no earlier run: the axis comes from the painted slices (the panel's default)."""
+    image, _, spacing = phantom
+    s = axial_scene
+    annotation = s.segment(s.ids[0]).astype(np.uint8) + 2 * s.segment(s.ids[1])
+    outcome = propagate_and_apply(s, s.ids)
+    assert outcome.axis == 0
+    expected = core_result(image, annotation, spacing, axis=0)
+    for label, sid in enumerate(s.ids, start=1):
+        np.testing.assert_array_equal(s.segment(sid), expected == label)
+
+
+def test_all_visible_segments_leaves_out_hidden_ones(axial_scene):
+    s = axial_scene
+    assert visible_segment_ids(s.segmentation) == s.ids
+    s.segmentation.GetDisplayNode().SetSegmentVisibility(s.ids[0], False)
+    assert visible_segment_ids(s.segmentation) == s.ids[1:]

@@ -108,3 +108,16 @@ def test_a_corrected_segment_uses_its_runs_axis_without_a_view(corrected):
 
 def test_a_foreign_tag_is_ignored():
     assert PropagationRecord.from_tag("not a record") is None
+
+
+def test_an_erased_slice_between_anchors_stays_empty(corrected):
+    s, sid, _, _ = corrected
+    between = ANCHOR + 2
+    propagate_and_apply(s, [sid])  # anchors ANCHOR and EDITED: the slices between are written
+    segment = s.segment(sid)
+    assert segment[between].any()
+    segment[between] = False
+    s.set_segment(sid, segment)
+    outcome = propagate_and_apply(s, [sid])
+    assert between not in outcome.propagated[sid] and outcome.anchors[sid] == [ANCHOR, EDITED]
+    assert not s.segment(sid)[between].any()
