@@ -31,7 +31,7 @@ from sli2vol.evaluation.parallel import evaluate_in_workers
 from sli2vol.evaluation.protocol import EvaluationConfig, count_units, evaluate
 from sli2vol.evaluation.report import (
     RESULT_FILES,
-    existing_results,
+    existing_overlays,
     machine_description,
     markdown_tables,
     summarise,
@@ -61,7 +61,7 @@ def output_folder(path: str, force: bool, inputs: list) -> Path:
     """The output folder (created later); refuses one that already holds results unless ``force``,
     and one whose result files would be any of the ``inputs``."""
     folder = check_output_folder(path, RESULT_FILES, force, inputs)
-    found = existing_results(folder) if folder.is_dir() else []
+    found = existing_overlays(folder)
     if found and not force:
         raise InputError(f"output folder {folder} already holds {', '.join(found[:3])}"
                          f"{' ...' if len(found) > 3 else ''}; use --force to replace them")
@@ -74,7 +74,7 @@ def load_cases(args) -> list:
     if args.data is not None:
         cases = cases_from_manifest(args.data, args.datasets, args.max_cases, args.split, args.split_seed)
     else:
-        cases = select_split(cases_from_pairs(args.pair), args.split, args.max_cases)
+        cases = select_split(cases_from_pairs(args.pair, args.split_seed), args.split, args.max_cases)
     if not cases:
         raise InputError("no labelled case to evaluate")
     return cases

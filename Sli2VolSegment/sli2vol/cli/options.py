@@ -75,7 +75,4 @@ def add_device_and_threads(parser: argparse.ArgumentParser, threads_help: str = 
 def set_threads(threads: int | str | None) -> int:
     """Apply ``--threads`` (None or "auto": the idle cores now, see :mod:`sli2vol.engine.threads`);
     returns the torch thread count."""
-    try:
-        return apply_thread_policy("auto" if threads is None else threads)
-    except ValueError as exc:
-        raise InputError(f"--threads must be >= 1 or 'auto', got {threads!r}") from exc
+    return apply_thread_policy(threads)  # the value was checked by ``thread_count`` when parsed

@@ -112,10 +112,10 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads, {gpu}"
 
 
-def existing_results(folder: Path) -> list:
-    """The result files and overlays already in ``folder`` (an evaluation replaces them only with force)."""
-    overlays = [f"overlays/{p.name}" for p in sorted((folder / "overlays").glob(OVERLAY_PATTERN))]
-    return [name for name in RESULT_FILES if (folder / name).exists()] + overlays
+def existing_overlays(folder: Path) -> list:
+    """The overlays already in ``folder`` (an evaluation replaces them only with force; the result files
+    themselves are checked by the output policy)."""
+    return [f"overlays/{p.name}" for p in sorted((folder / "overlays").glob(OVERLAY_PATTERN))]
 
 
 def write_json(folder: Path, meta: dict, records: list, complete: bool, overlays: list = ()) -> None:

@@ -90,10 +90,11 @@ def check_output_folder(folder: str | Path, names: Iterable[str], force: bool,
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"output folder {folder} is a file; give a folder")
-    inputs = list(inputs)
+    inputs, names = list(inputs), list(names)
     for name in names:
         check_output_file(folder / name, force, inputs, create_folder=True)
-    check_writable_folder(folder, create=True)
+    if not names:  # each file check above has already checked the folder
+        check_writable_folder(folder, create=True)
     return folder
 
 

@@ -72,19 +72,23 @@ class RunFolder:
         """:meth:`check`, then create the folder and write ``config.json`` for a new run."""
         resumed = self.check(config)
         if not resumed:
-            self.path.mkdir(parents=True, exist_ok=True)
-            with atomic_path(self.config_path) as tmp:
-                tmp.write_text(json.dumps(_as_json(config), indent=1))
+            self._write_config(config)
         return resumed
+
+    def _write_config(self, config) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.config_path) as tmp:
+            tmp.write_text(json.dumps(_as_json(config), indent=1))
 
     @contextlib.contextmanager
     def session(self, config) -> Iterator[bool]:
         """:meth:`prepare` and yield whether the run resumes. If the block fails before anything
         but the disposable files was written, those files and the folders created here are removed;
         Ctrl-C becomes :class:`RunInterrupted` saying what was kept."""
-        self.check(config)
+        resumed = self.check(config)  # before any folder is made: a bad RUN_DIR is one clear line
         with created_folder(self.path):
-            resumed = self.prepare(config)
+            if not resumed:
+                self._write_config(config)
             try:
                 yield resumed
             except BaseException as exc:

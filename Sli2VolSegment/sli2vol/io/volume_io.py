@@ -116,9 +116,7 @@ def read_mask(path: str | Path) -> LoadedVolume:
         _check_exists(path)
         geometry, labels, segments = read_segmentation(path)
         return LoadedVolume(geometry, labels, segments)
-    image = _read_sitk(path)
-    _check_scalar_3d(path, image)
-    return LoadedVolume(image, _checked_array(path, image))
+    return read_image(path)
 
 
 def _rounded(values) -> tuple:
