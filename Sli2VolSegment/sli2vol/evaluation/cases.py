@@ -112,7 +112,7 @@ def cases_from_manifest(folder: str | Path, datasets: list | None = None, max_ca
     return select_split(cases, split, max_cases)
 
 
-def cases_from_pairs(pairs: list) -> list:
+def cases_from_pairs(pairs: list, split_seed: int = 0) -> list:
     """Cases for (image, label) path pairs; structures are named "label N" from the label values."""
     cases = []
     for image, label in pairs:
@@ -120,7 +120,7 @@ def cases_from_pairs(pairs: list) -> list:
         names = {int(v): f"label {int(v)}" for v in values if v != 0}
         case_id = Path(image).name.split(".")[0]
         cases.append(Case("pairs", case_id, Path(image), Path(label), names))
-    return assign_halves(cases)
+    return assign_halves(cases, split_seed)
 
 
 def select_structures(case: Case, wanted: list | None) -> dict:

@@ -19,8 +19,9 @@ from sli2vol.engine.network import CorrespondenceEncoder, NetworkConfig
 from sli2vol.engine.slice_source import SliceSource
 from sli2vol.errors import InputError, ModelError
 from sli2vol.io.model_io import build_encoder
-from sli2vol.training.pair_sampling import PairSamplingConfig, Volume, sample_batch
-from sli2vol.training.trainer import TrainConfig, lr_at, optimise_step
+from sli2vol.training.pair_sampling import MIN_CROP, PairSamplingConfig, Volume, sample_batch
+from sli2vol.training.trainer import lr_at, optimise_step
+from sli2vol.validation import require
 
 REGION_MARGIN_PX = 32  # working pixels added around the annotation's bounding box
 DEFAULT_ADAPT_STEPS = 40  # steps when adaptation is asked for without a count (the engine's default is off)
@@ -37,17 +38,16 @@ class AdaptationConfig:
     gaps: tuple = (1, 2)  # slice gaps of the pairs (propagation steps one slice at a time)
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "crop"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < (0 if name == "steps" else 1):
-                raise InputError(f"adaptation {name} must be a {'non-negative' if name == 'steps' else 'positive'} "
-                                 f"integer, got {value!r}")
-        if not (np.isfinite(self.seconds) and self.seconds >= 0):
-            raise InputError(f"adaptation seconds must be >= 0, got {self.seconds!r}")
-        if not (np.isfinite(self.lr) and self.lr > 0):
-            raise InputError(f"adaptation lr must be > 0, got {self.lr!r}")
-        if not self.gaps or any(int(g) < 1 for g in self.gaps):
+        require("adaptation steps", self.steps, integer=True, minimum=0)
+        require("adaptation batch_size", self.batch_size, integer=True, minimum=1)
+        require("adaptation crop", self.crop, integer=True, minimum=MIN_CROP)
+        require("adaptation seed", self.seed, integer=True, minimum=0)
+        require("adaptation seconds", self.seconds, minimum=0.0)
+        require("adaptation lr", self.lr, above=0.0)
+        if not self.gaps:
             raise InputError(f"adaptation gaps must be positive slice counts, got {self.gaps!r}")
+        for gap in self.gaps:
+            require("adaptation gaps", gap, integer=True, minimum=1)
 
     @property
     def enabled(self) -> bool:
@@ -111,11 +111,9 @@ def adapted_model(
     copy_ = trainable_copy(model).to(device)
     side = min(config.crop, *volume.data.shape[1:])
     side -= side % (2 * int(copy_.stride))
-    if side < 8:
+    if side < MIN_CROP:
         raise InputError(f"the slices are too small to adapt the model on: {volume.data.shape[1:]} pixels")
     sampling = PairSamplingConfig(crop=side, gaps=tuple(config.gaps), axes=(0,))
-    schedule = TrainConfig(sampling=sampling, steps=config.steps, batch_size=config.batch_size, lr=config.lr,
-                           seed=config.seed)
     optimiser = torch.optim.Adam(copy_.parameters(), lr=config.lr)
     start = time.perf_counter()
     copy_.train()
@@ -123,7 +121,7 @@ def adapted_model(
     with torch.inference_mode(False), torch.enable_grad():
         while done < config.steps and not (config.seconds and time.perf_counter() - start >= config.seconds):
             pairs = sample_batch([volume], config.batch_size, config.seed, done, 0, sampling).to(device)
-            optimise_step(copy_, optimiser, pairs, lr_at(done, schedule))
+            optimise_step(copy_, optimiser, pairs, lr_at(done, config.steps, config.lr))
             done += 1
             if tick is not None:
                 tick(1)

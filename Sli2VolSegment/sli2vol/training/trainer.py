@@ -77,10 +77,10 @@ def reconstruction_loss(encoder: torch.nn.Module, pairs: torch.Tensor) -> torch.
     return F.smooth_l1_loss(reconstruct(encoder, pairs), pairs[:, 1:2])
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Learning rate of ``step``: ``cfg.lr`` cosine-decayed to 5% over ``cfg.steps``."""
-    progress = min(step / max(cfg.steps, 1), 1.0)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(progress * math.pi)))
+def lr_at(step: int, steps: int, lr: float) -> float:
+    """Learning rate of ``step``: ``lr`` cosine-decayed to 5% over ``steps``."""
+    progress = min(step / max(steps, 1), 1.0)
+    return lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(progress * math.pi)))
 
 
 def optimise_step(model: torch.nn.Module, optimiser: torch.optim.Optimizer, pairs: torch.Tensor, lr: float) -> float:
@@ -158,7 +158,7 @@ def train(
     t0 = time.time() - elapsed
     for step in range(start, cfg.steps):
         pairs = sample_batch(volumes, cfg.batch_size, cfg.seed, step, rank, cfg.sampling).to(device)
-        loss = optimise_step(model, optimiser, pairs, lr_at(step, cfg))
+        loss = optimise_step(model, optimiser, pairs, lr_at(step, cfg.steps, cfg.lr))
         if on_step is not None and rank == 0:
             on_step(step + 1, loss)
         if rank == 0 and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
