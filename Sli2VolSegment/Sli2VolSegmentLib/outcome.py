@@ -62,7 +62,7 @@ class PropagationOutcome:
         return [SliceToCheck(sid, int(k), self._slice_centre_ras(sid, k), float(c)) for c, _, sid, k in ranked[: max(n, 0)]]
 
     def _slice_centre_ras(self, segment_id: str, index: int) -> tuple:
-        plane = np.take(self.segment_mask(segment_id), index, axis=self.axis)
+        plane = np.take(self.labels, index, axis=self.axis) == self.segment_ids.index(segment_id) + 1
         in_plane = [a for a in range(3) if a != self.axis]
         points = np.argwhere(plane)
         centre = points.mean(axis=0) if len(points) else (np.asarray(plane.shape) - 1) / 2.0

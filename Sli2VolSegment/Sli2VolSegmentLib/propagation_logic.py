@@ -116,8 +116,8 @@ class Sli2VolLogic:
             written = self._written_slices(image.shape[axis], anchors[sid], stops[sid], options)
             off = ~_slab(image.shape, axis, written + anchors[sid])
             labels[(labels == label) & off] = 0
-            propagated[sid] = written
-            confidence[sid] = {k: c for k, c in result.confidence[label].items() if k in set(written)}
+            propagated[sid], kept = written, set(written)
+            confidence[sid] = {k: c for k, c in result.confidence[label].items() if k in kept}
         return PropagationOutcome(volume_node, segmentation_node, tuple(options.segment_ids), axis, labels, ijk_to_ras,
                                   anchors, propagated, confidence, str(device))
 
