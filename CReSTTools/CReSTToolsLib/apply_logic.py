@@ -24,14 +24,6 @@ from .node_arrays import volume_array
 TAG_PREFIX = "CReST."
 
 
-def segment_tag(segment, name: str) -> str | None:
-    """The value of a segment's tag, or None when it has none."""
-    import vtk
-
-    value = vtk.reference("")
-    return str(value) if segment.GetTag(name, value) else None
-
-
 def classify_scene_segments(
     run_dir: str | Path,
     volume_node,

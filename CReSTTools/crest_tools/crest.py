@@ -134,7 +134,7 @@ class CrestRun:
         self.show_progress = show_progress and placement.is_main
         self.on_step = on_step
         self.log = ProgressLog(run_dir.log_path, enabled=placement.is_main)
-        self.prior = class_distribution(dataset.part("labelled")[1], dataset.num_classes)
+        self.prior = class_distribution(dataset.labels[dataset.splits["labelled"]], dataset.num_classes)
         self.generator = torch.Generator()
 
     def _seed(self, generation: int, step: int = 0) -> int:
@@ -255,7 +255,7 @@ class CrestRun:
         """
         device, crest = self.placement.device, self.config.crest
         broadcast_from_main(trainer.ema.shadow, self.placement)  # identical picks on every process
-        labels = np.concatenate([self.dataset.part("labelled")[1], picks.labels])
+        labels = np.concatenate([self.dataset.labels[self.dataset.splits["labelled"]], picks.labels])
         prior = class_distribution(labels, self.dataset.num_classes)
         model = trainer.ema.shadow
         metrics = evaluate_on_test(model, self.dataset, {"la": prior, "la_original": self.prior}, device)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from sli2vol.errors import EXIT_INTERRUPTED  # Ctrl-C caught by the command line: stopped, not failed
 from sli2vol.io.atomic import atomic_path
+from sli2vol.validation import require, require_choice
 
 from .config import ARCHITECTURES, METHODS
 from .dataset_format import manifest_path
@@ -69,14 +70,11 @@ class TrainingOptions:
     log_interval: int = 10
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        require_choice("method", self.method, METHODS)
+        require_choice("architecture", self.architecture, ARCHITECTURES)
         for name in ("generations", "steps", "batch_size", "width", "depth", "threads",
                      "checkpoint_interval", "log_interval"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            require(name, getattr(self, name), integer=True, minimum=1)
 
     def arguments(self) -> list[str]:
         """The options as command-line arguments (``--t-min 0.5``, ``--no-flip``)."""

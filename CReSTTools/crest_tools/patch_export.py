@@ -24,6 +24,7 @@ import numpy as np
 from .dataset_format import SPLITS, UNKNOWN_LABEL, save_dataset
 from .export_settings import ClassMapping, ExportSettings
 from .patch_sampling import choose_centres, patches_for_segment, sample_patches, volume_window
+from .pick_diagnostics import imbalance_ratio
 
 
 @dataclass
@@ -104,8 +105,7 @@ class ExportSummary:
     @property
     def imbalance_ratio(self) -> float:
         """Labelled patches of the most frequent class / of the rarest (inf if a class has none)."""
-        labelled = np.asarray(self.counts["labelled"], dtype=np.float64)
-        return float(labelled.max() / labelled.min()) if labelled.min() > 0 else float("inf")
+        return imbalance_ratio(self.counts["labelled"])
 
     def missing_labelled(self) -> list[str]:
         """Classes without any labelled patch (training would refuse the dataset)."""

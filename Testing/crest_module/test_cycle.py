@@ -11,8 +11,9 @@ from crest_tools.export_settings import ClassMapping, ExportSettings
 from crest_tools.jobs import JobWorkspace, TrainingOptions, last_error_line
 from crest_tools.patch_export import write_export
 from crest_tools.results import FIGURES, load_results
-from CReSTToolsLib.apply_logic import TAG_PREFIX, classify_scene_segments, segment_tag, write_predictions
+from CReSTToolsLib.apply_logic import TAG_PREFIX, classify_scene_segments, write_predictions
 from CReSTToolsLib.export_logic import plan_scene_export
+from Sli2VolSegmentLib.repropagation import segment_tag
 
 SETTINGS = ExportSettings(patch_px=12, patch_mm=12.0, window=(0, 255), voxels_per_patch=8,
                           max_patches_per_segment=40, unlabelled_per_volume=20, test_fraction=0.34, seed=1)
