@@ -68,6 +68,7 @@ def build_dataset(seed: int, folder: Path) -> Path:
     """Fashion-MNIST-LT for one seed (which images are kept and labelled), saved in the crest format."""
     if (folder / "manifest.json").exists():
         return folder
+    ensure_installed()
     rng = np.random.default_rng(seed)
     train_images, train_labels = (
         read_idx(SOURCE / "train-images-idx3-ubyte.gz"),
@@ -99,7 +100,6 @@ def build_dataset(seed: int, folder: Path) -> Path:
 
 
 def main() -> None:
-    ensure_installed()
     run_benchmark(
         __doc__.splitlines()[0],
         DEFAULT_WORK,

@@ -23,7 +23,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 from crest_comparison import cpu_protocol, run_benchmark
 from crest_tools.dataset_format import save_dataset
 
@@ -45,6 +44,8 @@ def btcv_cases(data: Path) -> list:
 
 def case_patches(data: Path, case: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(patches (P, 32, 32) uint8, organ ids (P,) 1..13) of one case."""
+    import SimpleITK as sitk  # only to build a dataset: a run on built datasets needs no SimpleITK
+
     image = sitk.GetArrayFromImage(sitk.ReadImage(str(data / case["image"])))  # (z, y, x) uint8
     label = sitk.GetArrayFromImage(sitk.ReadImage(str(data / case["label"])))
     half = PATCH // 2

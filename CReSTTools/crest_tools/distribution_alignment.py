@@ -42,8 +42,9 @@ class DistributionAligner:
         batch_mean = probabilities.detach().mean(dim=0)
         if self.running_mean is None:
             self.running_mean = batch_mean
-        else:
-            self.running_mean = self.momentum * self.running_mean + (1.0 - self.momentum) * batch_mean
+        else:  # a checkpoint restores the running mean on the CPU, also for a run resumed on a GPU
+            running_mean = self.running_mean.to(batch_mean.device)
+            self.running_mean = self.momentum * running_mean + (1.0 - self.momentum) * batch_mean
         aligned = probabilities * (self.target.to(probabilities.device) / self.running_mean.clamp_min(1e-12))
         return aligned / aligned.sum(dim=1, keepdim=True)
 

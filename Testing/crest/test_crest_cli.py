@@ -77,3 +77,14 @@ def test_interrupted_train_says_what_it_kept_and_resumes(dataset_folder, tmp_pat
     monkeypatch.undo()
     assert run_cli(main, argv).status == 0
     assert [e["event"] for e in read_progress_log(run / "progress.jsonl")].count("resume") == 1
+
+
+def test_crest_command_line_needs_no_medical_image_readers():
+    """crest trains on exported arrays: its command line must import on a machine without SimpleITK
+    or slicerio (a GPU server, say), although it shares sli2vol's error boundary."""
+    import subprocess
+    import sys
+
+    blocked = "import sys; sys.modules.update(SimpleITK=None, slicerio=None); import crest_tools.cli"
+    finished = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr

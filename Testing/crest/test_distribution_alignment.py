@@ -48,3 +48,12 @@ def test_alignment_towards_uniform_promotes_the_minority_class():
     aligned = aligner(probabilities)
     assert aligned[:, 1].mean() > probabilities[:, 1].mean()
     torch.testing.assert_close(aligned.sum(dim=1), torch.ones(10))
+
+
+def test_running_mean_restored_on_the_cpu_follows_the_predictions_device():
+    """A checkpoint is loaded with map_location="cpu"; a run resumed on another device (here "meta",
+    which refuses to mix with CPU tensors as CUDA does) must not fail at its first aligned batch."""
+    aligner = DistributionAligner(torch.tensor([0.5, 0.5]), momentum=0.9)
+    aligner.load_state_dict({"running_mean": torch.tensor([0.7, 0.3])})
+    aligned = aligner(torch.tensor([[0.9, 0.1]], device="meta"))
+    assert aligned.device.type == "meta" and aligner.running_mean.device.type == "meta"
