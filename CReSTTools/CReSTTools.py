@@ -31,7 +31,7 @@ from crest_tools.jobs import Job, JobWorkspace, TrainingOptions
 from crest_tools.patch_export import write_export
 from crest_tools.results import load_results
 from CReSTToolsLib.apply_logic import classify_scene_segments, write_predictions
-from CReSTToolsLib.export_logic import plan_scene_export
+from CReSTToolsLib.export_logic import plan_scene_export, segmentation_choices
 
 SPLIT_CHOICES = ("auto", "labelled", "unlabelled", "test")
 POLL_MS = 1000
@@ -119,11 +119,10 @@ class CReSTToolsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             table.setItem(row, 1, name)
             combo = qt.QComboBox()
             combo.addItem("(none: unlabelled)", "")
-            referencing = [s for s in segmentations if s.GetNodeReference(
-                slicer.vtkMRMLSegmentationNode.GetReferenceImageGeometryReferenceRole()) is volume]
-            for segmentation in referencing + [s for s in segmentations if s not in referencing]:
+            choices, preselect = segmentation_choices(volume, segmentations)
+            for segmentation in choices:
                 combo.addItem(segmentation.GetName(), segmentation.GetID())
-            combo.setCurrentIndex(1 if referencing else 0)
+            combo.setCurrentIndex(1 if preselect else 0)
             table.setCellWidget(row, 2, combo)
             split = qt.QComboBox()
             split.addItems(list(SPLIT_CHOICES))
@@ -235,7 +234,7 @@ class CReSTToolsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onResume(self):
         job = self.selectedJob()
-        if job is not None and job.status().state in ("stopped", "failed", "new"):
+        if job is not None and job.can_start():
             self.launch(job)
 
     def poll(self):

@@ -51,6 +51,17 @@ def volume_source(volume_node, segmentation_node, mapping: ClassMapping, volume_
     return VolumeSource(volume_id, array, ijk_to_ras, segments)
 
 
+def segmentation_choices(volume_node, segmentation_nodes: Sequence) -> tuple[list, bool]:
+    """The segmentations to offer for ``volume_node``: those whose reference geometry is this volume
+    first, then the others, in scene order; and whether the first one should be preselected (it
+    references the volume)."""
+    import slicer
+
+    role = slicer.vtkMRMLSegmentationNode.GetReferenceImageGeometryReferenceRole()
+    referencing = [s for s in segmentation_nodes if s.GetNodeReference(role) is volume_node]
+    return referencing + [s for s in segmentation_nodes if s not in referencing], bool(referencing)
+
+
 def volume_ids(volume_nodes: Sequence) -> list[str]:
     """Node names as volume ids; names used twice get the node ID appended."""
     names = [node.GetName() for node in volume_nodes]

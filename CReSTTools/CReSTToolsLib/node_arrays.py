@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-
-def _matrix(vtk_matrix) -> np.ndarray:
-    return np.array([[vtk_matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
+from Sli2VolSegmentLib.volume_grid import vtk_matrix_to_numpy
 
 
 def _to_world(node) -> np.ndarray:
@@ -25,7 +22,7 @@ def _to_world(node) -> np.ndarray:
         raise ValueError(f"{node.GetName()}: non-linear transforms are not supported; harden the transform first")
     matrix = vtk.vtkMatrix4x4()
     slicer.vtkMRMLTransformNode.GetMatrixTransformBetweenNodes(parent, None, matrix)
-    return _matrix(matrix)
+    return vtk_matrix_to_numpy(matrix)
 
 
 def volume_array(volume_node) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +46,7 @@ def volume_array(volume_node) -> tuple[np.ndarray, np.ndarray]:
     array.flags.writeable = False
     matrix = vtk.vtkMatrix4x4()
     volume_node.GetIJKToRASMatrix(matrix)
-    return array, _to_world(volume_node) @ _matrix(matrix)
+    return array, _to_world(volume_node) @ vtk_matrix_to_numpy(matrix)
 
 
 def segment_array(segmentation_node, segment_id: str) -> tuple[np.ndarray, np.ndarray]:
@@ -75,4 +72,4 @@ def segment_array(segmentation_node, segment_id: str) -> tuple[np.ndarray, np.nd
     image.GetImageToWorldMatrix(matrix)
     start = np.eye(4)
     start[:3, 3] = (extent[0], extent[2], extent[4])  # array index 0 is the extent's first voxel
-    return values == label, _matrix(matrix) @ start
+    return values == label, vtk_matrix_to_numpy(matrix) @ start

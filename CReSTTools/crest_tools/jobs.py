@@ -188,6 +188,11 @@ class Job:
             return JobStatus("finished", None, self._progress)
         return JobStatus("failed", last_error_line(self.output_log), self._progress)
 
+    def can_start(self) -> bool:
+        """True when Start / Resume may launch the job: it never ran, was stopped or failed (a running
+        or finished job is left alone)."""
+        return self.status().state in ("new", "stopped", "failed")
+
     def stop(self) -> None:
         """Kill the job's process (a no-op when it is not running); it can be resumed later."""
         import signal

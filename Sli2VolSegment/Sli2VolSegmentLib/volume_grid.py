@@ -18,7 +18,8 @@ def _slicer():
     return slicer
 
 
-def _vtk_matrix_to_numpy(matrix) -> np.ndarray:
+def vtk_matrix_to_numpy(matrix) -> np.ndarray:
+    """The (4, 4) array of a vtkMatrix4x4."""
     return np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
 
 
@@ -63,7 +64,7 @@ def ijk_to_ras(volume_node) -> np.ndarray:
 
     matrix = vtk.vtkMatrix4x4()
     volume_node.GetIJKToRASMatrix(matrix)
-    return _vtk_matrix_to_numpy(matrix)
+    return vtk_matrix_to_numpy(matrix)
 
 
 def spacing_kji(volume_node) -> tuple:

@@ -53,10 +53,10 @@ def test_job_killed_mid_way_then_resumed(dataset_folder, tmp_path):
     job = workspace.create("first", dataset_folder, OPTIONS)
     with pytest.raises(ValueError, match="already exists"):
         workspace.create("first", dataset_folder, OPTIONS)
-    assert job.status().state == "new"
+    assert job.status().state == "new" and job.can_start()
     process = job.start_subprocess()
     wait_for(lambda: job.status().progress.step >= 20 or process.poll() is not None)
-    assert job.status().state == "running"
+    assert job.status().state == "running" and not job.can_start()
     job.stop()
     process.wait(timeout=30)
     status = job.status()
@@ -65,10 +65,11 @@ def test_job_killed_mid_way_then_resumed(dataset_folder, tmp_path):
 
     # a fresh Job object (as after restarting Slicer) finds the same state; resume finishes the run
     again = JobWorkspace(tmp_path / "workspace").jobs()
-    assert [j.name for j in again] == ["first"] and again[0].status().state == "stopped"
+    assert [j.name for j in again] == ["first"] and again[0].status().state == "stopped" and again[0].can_start()
     assert job.start_subprocess().wait(timeout=300) == 0
     status = job.status()
     assert status.state == "finished", last_error_line(job.output_log)
+    assert not job.can_start()  # a finished run is not started again
     assert [g["generation"] for g in status.progress.history] == [0, 1]
     events = [json.loads(line)["event"] for line in (job.run_dir / "progress.jsonl").read_text().splitlines()
               if line.startswith("{") and line.endswith("}")]
@@ -84,6 +85,6 @@ def test_failed_job_reports_its_error_line(tmp_path):
     job = JobWorkspace(tmp_path).create("bad", tmp_path / "broken", OPTIONS)
     code = job.start_subprocess().wait(timeout=120)
     status = job.status()
-    assert code != 0 and status.state == "failed"
+    assert code != 0 and status.state == "failed" and job.can_start()
     assert "error" in status.error and "manifest.json" in status.error  # the crest error line names the file
     assert Job(job.folder).record()["exit"]["code"] == code

@@ -152,3 +152,17 @@ def test_bad_settings_quote_the_value():
     with pytest.raises(ValueError, match=r"unknown export settings \['size'\]"):
         ExportSettings.from_dict({"size": 3})
     assert json.loads(json.dumps(ExportSettings().to_dict())) == ExportSettings().to_dict()
+
+
+def test_segmentation_choices_put_the_volumes_own_segmentation_first(synthetic_scene):
+    from CReSTToolsLib.export_logic import segmentation_choices
+
+    _, pairs = synthetic_scene
+    segmentations = [s for _, s in pairs if s is not None]
+    for volume, own in pairs:
+        choices, preselect = segmentation_choices(volume, list(reversed(segmentations)))
+        assert sorted(s.GetID() for s in choices) == sorted(s.GetID() for s in segmentations)
+        if own is None:  # nothing references "plain": scene order as given, nothing preselected
+            assert not preselect and choices == list(reversed(segmentations))
+        else:
+            assert preselect and choices[0] is own
