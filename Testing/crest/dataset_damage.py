@@ -1,19 +1,10 @@
 """Ways a crest dataset folder (manifest.json + arrays.npz) can be broken, for the error tests."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
-
-
-def digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for item in sorted(folder.rglob("*")):
-        if item.is_file():
-            h.update(item.name.encode() + item.read_bytes())
-    return h.hexdigest()
 
 
 def edit_manifest(folder: Path, change) -> None:

@@ -1,11 +1,11 @@
 """Each broken dataset file gives one DatasetError line naming the file; the dataset is left as it was."""
 import numpy as np
 import pytest
-from cli_harness import assert_refused
+from cli_harness import assert_refused, snapshot
 from crest_synthetic import train_options
 from crest_tools.cli import main
 from crest_tools.dataset_format import DatasetError, load_dataset
-from dataset_damage import BROKEN_DATASETS, digest
+from dataset_damage import BROKEN_DATASETS
 from sli2vol.errors import EXIT_ERROR
 
 
@@ -13,13 +13,13 @@ from sli2vol.errors import EXIT_ERROR
 def test_broken_dataset_is_one_line_naming_the_file(dataset_folder, case):
     breaker, file_name, words = BROKEN_DATASETS[case]
     breaker(dataset_folder)
-    before = digest(dataset_folder)
+    before = snapshot(dataset_folder)
     with pytest.raises(DatasetError) as raised:
         load_dataset(dataset_folder)
     message = str(raised.value)
     assert words in message and "\n" not in message
     assert str(dataset_folder / file_name) in message
-    assert digest(dataset_folder) == before
+    assert snapshot(dataset_folder) == before
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN_DATASETS))

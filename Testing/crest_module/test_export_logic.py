@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 import slicer
+from crest_scene import BACKGROUND, INTENSITY
 from crest_tools.dataset_format import load_dataset
 from crest_tools.export_settings import ClassMapping, ExportSettings, parse_class_table, terminology_name
 from crest_tools.patch_export import export_settings_of, write_export
 from crest_tools.patch_sampling import patches_for_segment
 from CReSTToolsLib.export_logic import plan_scene_export
-from crest_scene import BACKGROUND, INTENSITY
 
 MAPPING = ClassMapping(parse_class_table("left kidney = kidney\nskip me ="))
 # window 0..255 keeps the synthetic intensities (all < 255) unchanged in the uint8 patches

@@ -1,7 +1,6 @@
 """Writers of good and bad image files for the file tests (each returns the path to read)."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -41,16 +40,6 @@ def with_non_finite(value: float) -> np.ndarray:
     array = ramp()
     array[2, 3, 4:7] = value
     return array
-
-
-def digest(path: Path) -> str:
-    """SHA-256 of a file, or of every file in a folder (names and contents)."""
-    h = hashlib.sha256()
-    for item in sorted(path.rglob("*")) if path.is_dir() else [path]:
-        if item.is_file():
-            h.update(str(item.relative_to(path) if path.is_dir() else item.name).encode())
-            h.update(item.read_bytes())
-    return h.hexdigest()
 
 
 def metaimage_pair(folder: Path, compress: bool) -> Path:

@@ -6,7 +6,8 @@ turns NaN in NIfTI into 0; the first test shows that, so the checks below are ne
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from file_cases import BAD_IMAGE_FILES, GOOD_IMAGE_FILES, cut, digest, ramp, with_non_finite, write
+from cli_harness import snapshot
+from file_cases import BAD_IMAGE_FILES, GOOD_IMAGE_FILES, cut, ramp, with_non_finite, write
 from sli2vol.errors import InputError
 from sli2vol.io.volume_io import LoadedVolume, mask_on_image_grid, read_image, read_mask
 
@@ -23,13 +24,13 @@ def test_simpleitk_alone_hides_truncation_and_nan(tmp_path):
 def test_bad_file_is_one_line_error_naming_it(tmp_path, case, reader):
     make, words = BAD_IMAGE_FILES[case]
     path = make(tmp_path)
-    before = digest(tmp_path)
+    before = snapshot(tmp_path)
     with pytest.raises(InputError) as raised:
         reader(path)
     message = str(raised.value)
     assert words in message and "\n" not in message
     assert path.stem.split(".")[0] in message  # names the file (or its detached data file)
-    assert digest(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 @pytest.mark.parametrize("case", sorted(GOOD_IMAGE_FILES))

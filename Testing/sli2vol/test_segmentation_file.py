@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import slicerio
-from file_cases import cut, digest
+from cli_harness import snapshot
+from file_cases import cut
 from sli2vol.errors import InputError
 from sli2vol.io.volume_io import mask_on_image_grid, read_mask, write_labels
 
@@ -83,11 +84,11 @@ def test_overlapping_segments_are_refused(tmp_path):
     tumour[4:7, 3:6, 2:4] = True  # 3 * 3 * 2 voxels inside the liver
     path = tmp_path / "in.seg.nrrd"
     _save(path, [liver, tumour], [{**LIVER, "labelValue": 1, "layer": 0}, {**TUMOUR, "labelValue": 1, "layer": 1}])
-    before = digest(path)
+    before = snapshot(path)
     with pytest.raises(InputError, match=r"segments 'liver' and 'tumour' overlap in 18 voxels") as raised:
         read_mask(path)
     assert str(path) in str(raised.value) and "\n" not in str(raised.value)
-    assert digest(path) == before
+    assert snapshot(path) == before
 
 
 def test_cropped_segmentation_lands_on_the_image_grid(tmp_path):
@@ -111,11 +112,11 @@ def test_damaged_segmentation_file(tmp_path, damage, words):
     path = tmp_path / "in.seg.nrrd"
     _save(path, [np.pad(liver, 20)], [{**LIVER, "labelValue": 1, "layer": 0}])
     damage(path)
-    before = digest(path)
+    before = snapshot(path)
     with pytest.raises(InputError, match=words) as raised:
         read_mask(path)
     assert str(path) in str(raised.value) and "\n" not in str(raised.value)
-    assert digest(path) == before
+    assert snapshot(path) == before
 
 
 def test_labels_without_metadata_get_plain_segments(tmp_path):

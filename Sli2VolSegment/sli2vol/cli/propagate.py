@@ -94,11 +94,11 @@ def add_propagation_options(p) -> None:
     p.add_argument("--fill-holes", action="store_true",
                    help="fill holes of ring-shaped masks too (the paper; default: a ring such as the myocardium "
                         "keeps its hole)")
-    p.add_argument("--adapt-steps", type=int, default=0,
+    p.add_argument("--adapt-steps", type=NON_NEGATIVE_INT, default=0,
                    help=f"fine-tune a copy of the model on this scan for this many steps first (0: off; "
                         f"{DEFAULT_ADAPT_STEPS} is a typical value)")
-    p.add_argument("--adapt-seconds", type=float, default=0.0, help="time cap of that fine-tuning per label (0: none)")
-    p.add_argument("--adapt-seed", type=int, default=0, help="seed of the fine-tuning's slice-pair draw")
+    p.add_argument("--adapt-seconds", type=NON_NEGATIVE_FLOAT, default=0.0, help="time cap of that fine-tuning per label (0: none)")
+    p.add_argument("--adapt-seed", type=NON_NEGATIVE_INT, default=0, help="seed of the fine-tuning's slice-pair draw")
     p.add_argument("--paper-engine", action="store_true",
                    help="the paper's engine: nearest-mean verification on the previous slice, no growth test, "
                         "holes always filled, no zoom, no boundary recovery")
