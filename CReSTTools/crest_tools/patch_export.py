@@ -37,12 +37,15 @@ class VolumeSource:
         ijk_to_ras: 4x4 voxel -> RAS matrix.
         segments: class name (None = skipped segment) -> (k, j, i) bool mask on the volume grid.
             Several segments of one class are merged into one mask.
+        empty_segments: names of (not skipped) segments without a voxel on the volume grid: they
+            give no patch and are listed in the export summary.
     """
 
     id: str
     array: np.ndarray
     ijk_to_ras: np.ndarray
     segments: dict[str | None, np.ndarray] = field(default_factory=dict)
+    empty_segments: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -53,6 +56,7 @@ class VolumeCentres:
         class_centres: class name -> (n, 3) (k, j, i) voxels of that class's segments.
         free_centres: (m, 3) voxels outside every segment with intensity above the window's low end.
         window: intensity window of this volume.
+        empty_segments: as in :class:`VolumeSource`.
     """
 
     id: str
@@ -61,6 +65,7 @@ class VolumeCentres:
     class_centres: dict[str, np.ndarray]
     free_centres: np.ndarray
     window: tuple[float, float]
+    empty_segments: list[str] = field(default_factory=list)
 
     @property
     def segmented(self) -> bool:
@@ -83,7 +88,8 @@ def volume_centres(source: VolumeSource, settings: ExportSettings, seed_index: i
     free = np.zeros((0, 3), dtype=np.int64)
     if settings.unlabelled_per_volume:
         free = choose_centres((source.array > window[0]) & ~occupied, settings.unlabelled_per_volume, rng)
-    return VolumeCentres(source.id, source.array, source.ijk_to_ras, class_centres, free, window)
+    return VolumeCentres(source.id, source.array, source.ijk_to_ras, class_centres, free, window,
+                         list(source.empty_segments))
 
 
 @dataclass
@@ -95,12 +101,14 @@ class ExportSummary:
         counts: split -> (K,) patch counts per class.
         unknown: patches of unknown class (unsegmented regions / volumes), all in the unlabelled split.
         volumes: split -> volume ids.
+        empty_segments: volume id -> its segments without voxels (skipped), for volumes that have some.
     """
 
     class_names: list[str]
     counts: dict[str, list[int]]
     unknown: int
     volumes: dict[str, list[str]]
+    empty_segments: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def imbalance_ratio(self) -> float:
@@ -123,6 +131,9 @@ class ExportSummary:
         missing = self.missing_labelled()
         if missing:
             lines.append(f"classes without labelled patches: {', '.join(missing)}")
+        if self.empty_segments:
+            empty = "; ".join(f"{v}: {', '.join(names)}" for v, names in self.empty_segments.items())
+            lines.append(f"segments without voxels on their volume (skipped): {empty}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -132,6 +143,7 @@ class ExportSummary:
             "unknown": self.unknown,
             "volumes": self.volumes,
             "imbalance_ratio": self.imbalance_ratio,
+            "empty_segments": self.empty_segments,
         }
 
 
@@ -196,6 +208,8 @@ def plan_export(
     if len(set(ids)) != len(ids):
         raise ValueError(f"volume ids must be unique, got {ids}")
     volumes = _merged_spellings(volumes)
+    if not any(v.segmented for v in volumes):
+        raise ValueError("no segment to export: every segment is empty or skipped by the class mapping")
     split = split_volumes([v.id for v in volumes if v.segmented], [v.id for v in volumes if not v.segmented],
                           settings, fixed_split)
     planes = len(settings.planes)
@@ -208,13 +222,12 @@ def plan_export(
         if part != "test":
             unknown += planes * len(volume.free_centres)
     names = sorted({n for t in totals.values() for n in t}, key=lambda n: (-totals["labelled"].get(n, 0), n))
-    if not names:
-        raise ValueError("no segment to export: every segment is empty or skipped by the class mapping")
     summary = ExportSummary(
         names,
         {s: [totals[s].get(n, 0) for n in names] for s in SPLITS},
         unknown,
         {s: [v for v in ids if split[v] == s] for s in SPLITS},
+        {v.id: v.empty_segments for v in volumes if v.empty_segments},
     )
     return ExportPlan(settings, volumes, split, summary, mapping)
 
