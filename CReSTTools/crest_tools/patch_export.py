@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset_format import SPLITS, UNKNOWN_LABEL, save_dataset
+from .dataset_format import SPLITS, UNKNOWN_LABEL, manifest_path, save_dataset
 from .export_settings import ClassMapping, ExportSettings
 from .patch_sampling import choose_centres, patches_for_segment, sample_patches, volume_window
 from .pick_diagnostics import imbalance_ratio
@@ -286,7 +286,7 @@ def write_export(plan: ExportPlan, folder: str | Path, overwrite: bool = False) 
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        manifest = save_dataset(
+        save_dataset(
             staging,
             np.concatenate(images),
             np.concatenate(labels),
@@ -297,14 +297,12 @@ def write_export(plan: ExportPlan, folder: str | Path, overwrite: bool = False) 
                 {"id": v.id, "spacing": [plan.settings.pixel_mm] * 2, "intensity_window": list(v.window)}
                 for v in plan.volumes
             ],
+            sections={"export": {
+                "settings": plan.settings.to_dict(),
+                "class_mapping": plan.mapping.to_dict() if plan.mapping else None,
+                "summary": summary.to_dict(),
+            }},
         )
-        content = json.loads(manifest.read_text())
-        content["export"] = {
-            "settings": plan.settings.to_dict(),
-            "class_mapping": plan.mapping.to_dict() if plan.mapping else None,
-            "summary": summary.to_dict(),
-        }
-        manifest.write_text(json.dumps(content, indent=1))
         _replace_folder(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -334,8 +332,7 @@ def export_settings_of(dataset: str | Path) -> tuple[ExportSettings, dict]:
     Raises:
         ValueError: the dataset was not written by :func:`write_export` (no "export" section).
     """
-    path = Path(dataset)
-    path = path / "manifest.json" if path.is_dir() else path
+    path = manifest_path(dataset)
     section = json.loads(path.read_text()).get("export")
     if not section:
         raise ValueError(f"{path} has no export settings: it was not exported from segmentations")
