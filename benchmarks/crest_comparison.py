@@ -222,11 +222,11 @@ def write_report(
         f"""
 ### {heading}
 
-Commands (one background process per seed, at most two at a time; re-running one resumes it):
-`{command} --seeds 0 --evidence-steps {" ".join(map(str, protocol.evidence_steps)) or "800"}{work}`,
+Commands (one background process per seed, or per seed and row with `--rows FOLDER ...`; re-running
+one resumes it): `{command} --seeds 0 --evidence-steps {" ".join(map(str, protocol.evidence_steps)) or "800"}{work}`,
 `{command} --seeds 1{work}`, `{command} --seeds 2{work}`, then `{command} --report --seeds 0 1 2{work}`.
-{minutes:.0f} min of training in all so far, on {machine_description()}; the 2 cores were shared
-with up to 7 other jobs, so times are upper bounds. {setup.strip()} Seeds {seeds} have runs (a seed
+{minutes:.0f} min of training in all so far (summed over the runs; report written on {machine_description()});
+where each run trained is stated below the section. {setup.strip()} Seeds {seeds} have runs (a seed
 draws the data subset and the labelled split, and seeds training).
 
 Protocol of the paper: FixMatch(S) is the baseline; CReST and CReST+ train {g} generations of S = {s}

@@ -89,10 +89,11 @@ class Sli2VolLogic:
             masks[sid] = volume_grid.segment_on_geometry(segmentation_node, sid, geometry)
             if not masks[sid].any():
                 raise InputError(f"segment '{name}' has nothing painted inside the source volume: paint at least one slice")
-        axis = self._axis(segmentation_node, options, masks, image.shape, ijk_to_ras)
         grid = grid_digest(image.shape, ijk_to_ras)
-        records = {sid: read_record(_segment(segmentation_node, sid), grid, axis) if options.use_corrections else None
-                   for sid in options.segment_ids}
+        earlier = {sid: read_record(_segment(segmentation_node, sid), grid) if options.use_corrections else None
+                   for sid in options.segment_ids}  # each segment's tag decoded once
+        axis = self._axis(segmentation_node, options, masks, image.shape, ijk_to_ras, earlier)
+        records = {sid: r if r is not None and r.axis == axis else None for sid, r in earlier.items()}
         annotation = np.zeros(image.shape, np.uint8)
         anchors, stops = {}, {}
         for label, sid in enumerate(options.segment_ids, start=1):
@@ -122,22 +123,21 @@ class Sli2VolLogic:
                                   anchors, propagated, confidence, str(device))
 
     @staticmethod
-    def _axis(segmentation_node, options: PropagationOptions, masks: dict, shape: tuple, ijk_to_ras) -> int:
-        """The propagation axis: normal to the view, else the one of an earlier run, else detected."""
+    def _axis(segmentation_node, options: PropagationOptions, masks: dict, shape: tuple, ijk_to_ras,
+              earlier: dict) -> int:
+        """The propagation axis: normal to the view, else the one of an earlier run, else detected.
+        ``earlier``: segment ID -> record of an earlier run on this grid (or None)."""
         if options.view is None:
-            if options.use_corrections:
-                for sid in options.segment_ids:
-                    for axis in range(3):
-                        if read_record(_segment(segmentation_node, sid), grid_digest(shape, ijk_to_ras), axis):
-                            return axis
+            for record in earlier.values():
+                if record is not None:
+                    return record.axis
             union = np.zeros(shape, np.uint8)
             for mask in masks.values():
                 union |= mask
             return detect_annotation_axis(union)
         axis = propagation_axis(ijk_to_ras, options.view)
         for sid, mask in masks.items():
-            if options.use_corrections and read_record(_segment(segmentation_node, sid),
-                                                       grid_digest(shape, ijk_to_ras), axis):
+            if earlier[sid] is not None and earlier[sid].axis == axis:  # painted in an earlier run's plane
                 continue
             counts = annotated_slice_counts(mask)
             if 2 * min(counts) <= counts[axis] and counts[axis] > 1:

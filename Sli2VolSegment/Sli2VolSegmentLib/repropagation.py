@@ -73,15 +73,13 @@ def segment_tag(segment, name: str = TAG_NAME) -> str | None:
     return str(value) if segment.GetTag(name, value) else None
 
 
-def read_record(segment, grid: str, axis: int) -> PropagationRecord | None:
-    """The segment's record if it refers to this grid and axis, else None."""
+def read_record(segment, grid: str) -> PropagationRecord | None:
+    """The segment's record if it refers to this grid (any axis), else None."""
     tag = segment_tag(segment)
     if tag is None:
         return None
     record = PropagationRecord.from_tag(tag)
-    if record is None or record.grid != grid or record.axis != axis:
-        return None
-    return record
+    return record if record is not None and record.grid == grid else None
 
 
 def edited_slices(mask: np.ndarray, axis: int, record: PropagationRecord) -> list[int]:

@@ -9,6 +9,7 @@ import SimpleITK as sitk
 from cli_harness import snapshot
 from file_cases import BAD_IMAGE_FILES, GOOD_IMAGE_FILES, cut, ramp, with_non_finite, write
 from sli2vol.errors import InputError
+from sli2vol.io import volume_io
 from sli2vol.io.volume_io import LoadedVolume, mask_on_image_grid, read_image, read_mask
 
 
@@ -19,9 +20,17 @@ def test_simpleitk_alone_hides_truncation_and_nan(tmp_path):
     assert np.isfinite(nan).all() and (nan == 0).sum() == 3
 
 
+@pytest.fixture(params=["checked first", "checked while read"])
+def check_order(request, monkeypatch):
+    """Both reading paths: small files are checked before SimpleITK reads them, large ones meanwhile."""
+    if request.param == "checked while read":
+        monkeypatch.setattr(volume_io, "CONCURRENT_CHECK_BYTES", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("reader", [read_image, read_mask])
 @pytest.mark.parametrize("case", sorted(BAD_IMAGE_FILES))
-def test_bad_file_is_one_line_error_naming_it(tmp_path, case, reader):
+def test_bad_file_is_one_line_error_naming_it(tmp_path, case, reader, check_order):
     make, words = BAD_IMAGE_FILES[case]
     path = make(tmp_path)
     before = snapshot(tmp_path)
@@ -34,7 +43,7 @@ def test_bad_file_is_one_line_error_naming_it(tmp_path, case, reader):
 
 
 @pytest.mark.parametrize("case", sorted(GOOD_IMAGE_FILES))
-def test_good_files_read_exactly(tmp_path, case):
+def test_good_files_read_exactly(tmp_path, case, check_order):
     loaded = read_image(GOOD_IMAGE_FILES[case](tmp_path))
     np.testing.assert_array_equal(loaded.array, ramp(loaded.array.dtype))
     assert loaded.spacing_kji == pytest.approx((2.5, 0.9, 0.8))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from sli2vol.io.file_integrity import check_image_file
 from sli2vol.io.label_types import label_dtype
 from sli2vol.io.segmentation_file import is_segmentation_file, read_segmentation, write_segmentation
 
+# files this large are checked for damage while SimpleITK reads them (smaller ones: checked first)
+CONCURRENT_CHECK_BYTES = 4 * 2**20
 # label files write_labels can write atomically (one file; formats with a separate data file excluded)
 LABEL_SUFFIXES = (".nii.gz", ".nii", ".seg.nrrd", ".nrrd", ".mha")
 
@@ -67,13 +70,30 @@ def _check_exists(path: Path) -> None:
         check_image_file(path)
 
 
-def _read_sitk(path: Path) -> sitk.Image:
-    _check_exists(path)
+def _itk_read(path: Path) -> sitk.Image:
     try:
         with _itk_warnings_off():
             return _read_dicom_series(path) if path.is_dir() else sitk.ReadImage(str(path))
     except RuntimeError as exc:
         raise InputError(f"cannot read {path}: not an image SimpleITK can read ({itk_reason(exc)})") from exc
+
+
+def _read_sitk(path: Path) -> sitk.Image:
+    """The image at ``path`` once its data has been checked. A file of at least
+    ``CONCURRENT_CHECK_BYTES`` is checked on a second thread while SimpleITK reads it (both release
+    the GIL: a compressed file is decompressed twice, on two cores); the check's error, if any, wins."""
+    if not (path.is_file() and path.stat().st_size >= CONCURRENT_CHECK_BYTES):
+        _check_exists(path)
+        return _itk_read(path)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        check = pool.submit(_check_exists, path)
+        try:
+            image = _itk_read(path)
+        except InputError:
+            check.result()
+            raise
+        check.result()
+    return image
 
 
 def itk_reason(exc: RuntimeError) -> str:
