@@ -40,15 +40,22 @@ def segment_masks_on_volume(
 
 
 def volume_source(volume_node, segmentation_node, mapping: ClassMapping, volume_id: str) -> VolumeSource:
-    """A volume and its segments (merged per class) as arrays; ``segmentation_node`` may be None."""
+    """A volume and its segments (merged per class) as arrays; ``segmentation_node`` may be None.
+
+    Segments without a voxel on the volume (empty, or drawn outside it) are named in
+    ``empty_segments`` unless the mapping skips them.
+    """
     array, ijk_to_ras = volume_array(volume_node)
     segments: dict[str | None, np.ndarray] = {}
+    empty = []
     if segmentation_node is not None:
         classes = segment_classes(segmentation_node, mapping)
         for segment_id, mask in segment_masks_on_volume(volume_node, segmentation_node, list(classes)).items():
             name = classes[segment_id]
             segments[name] = segments[name] | mask if name in segments else mask
-    return VolumeSource(volume_id, array, ijk_to_ras, segments)
+            if name is not None and not mask.any():
+                empty.append(segmentation_node.GetSegmentation().GetSegment(segment_id).GetName())
+    return VolumeSource(volume_id, array, ijk_to_ras, segments, empty)
 
 
 def segmentation_choices(volume_node, segmentation_nodes: Sequence) -> tuple[list, bool]:

@@ -7,10 +7,10 @@ from Sli2VolSegmentLib.volume_grid import vtk_matrix_to_numpy
 
 
 def _to_world(node) -> np.ndarray:
-    """4x4 matrix of the node's parent transform (identity without one).
+    """4x4 matrix of the node's parent transforms, chained to world RAS (identity without one).
 
     Raises:
-        ValueError: the parent transform is not linear.
+        ValueError: a transform of the chain is not linear.
     """
     import slicer
     import vtk
@@ -19,7 +19,10 @@ def _to_world(node) -> np.ndarray:
     if parent is None:
         return np.eye(4)
     if not parent.IsTransformToWorldLinear():
-        raise ValueError(f"{node.GetName()}: non-linear transforms are not supported; harden the transform first")
+        raise ValueError(
+            f"{node.GetName()!r} is under the non-linear transform {parent.GetName()!r} (or one above it), "
+            "which is not supported; harden the transform first"
+        )
     matrix = vtk.vtkMatrix4x4()
     slicer.vtkMRMLTransformNode.GetMatrixTransformBetweenNodes(parent, None, matrix)
     return vtk_matrix_to_numpy(matrix)
@@ -52,7 +55,12 @@ def volume_array(volume_node) -> tuple[np.ndarray, np.ndarray]:
 def segment_array(segmentation_node, segment_id: str) -> tuple[np.ndarray, np.ndarray]:
     """(bool mask (k, j, i), ijk_to_ras 4x4 in world RAS) of one segment, in the segmentation's own geometry.
 
-    Segments sharing a labelmap layer are told apart by their label value.
+    Segments sharing a labelmap layer are told apart by their label value. The parent transforms are
+    chained here as for volumes: Slicer's own ``applyParentTransform`` composes a chain of two linear
+    transforms in the reverse order (slicer-core 5.12).
+
+    Raises:
+        ValueError: no binary labelmap, or a parent transform is not linear.
     """
     import slicer
     import vtk
@@ -60,9 +68,10 @@ def segment_array(segmentation_node, segment_id: str) -> tuple[np.ndarray, np.nd
 
     image = slicer.vtkOrientedImageData()
     logic = slicer.vtkSlicerSegmentationsModuleLogic
-    if not logic.GetSegmentBinaryLabelmapRepresentation(segmentation_node, segment_id, image, True):
+    if not logic.GetSegmentBinaryLabelmapRepresentation(segmentation_node, segment_id, image, False):
         raise ValueError(f"segment {segment_id!r} of {segmentation_node.GetName()!r} has no binary labelmap")
     extent = image.GetExtent()
+    to_world = _to_world(segmentation_node)
     if extent[1] < extent[0] or image.GetPointData().GetScalars() is None:
         return np.zeros((1, 1, 1), dtype=bool), np.eye(4)
     shape = (extent[5] - extent[4] + 1, extent[3] - extent[2] + 1, extent[1] - extent[0] + 1)
@@ -72,4 +81,4 @@ def segment_array(segmentation_node, segment_id: str) -> tuple[np.ndarray, np.nd
     image.GetImageToWorldMatrix(matrix)
     start = np.eye(4)
     start[:3, 3] = (extent[0], extent[2], extent[4])  # array index 0 is the extent's first voxel
-    return values == label, vtk_matrix_to_numpy(matrix) @ start
+    return values == label, to_world @ vtk_matrix_to_numpy(matrix) @ start

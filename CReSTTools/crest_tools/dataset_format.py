@@ -79,6 +79,7 @@ def save_dataset(
     volume_index: np.ndarray | None = None,
     volumes: list[dict] | None = None,
     intensity_window: Sequence[float] | None = None,
+    sections: dict | None = None,
 ) -> Path:
     """Write ``folder/manifest.json`` and ``folder/arrays.npz``; return the manifest path.
 
@@ -88,13 +89,11 @@ def save_dataset(
         splits: "labelled" / "unlabelled" / "test" -> sample indices.
         volume_index: (N,) int index into ``volumes`` (one dict with at least "id" per volume).
         intensity_window: [lo, hi] mapping float images to [0, 1] on load.
+        sections: further top-level manifest entries (JSON-able), e.g. the patch export's "export".
+
+    Raises:
+        ValueError: a section would replace a key of the format.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays = {"images": np.asarray(images), "labels": np.asarray(labels, dtype=np.int64)}
-    if volume_index is not None:
-        arrays["volume_index"] = np.asarray(volume_index, dtype=np.int64)
-    np.savez_compressed(folder / "arrays.npz", **arrays)
     manifest = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -104,6 +103,16 @@ def save_dataset(
         "volumes": volumes or [],
         "intensity_window": list(intensity_window) if intensity_window is not None else None,
     }
+    clash = sorted(set(sections or {}) & set(manifest))
+    if clash:
+        raise ValueError(f"manifest sections {clash} would replace keys of the dataset format")
+    manifest.update(sections or {})
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {"images": np.asarray(images), "labels": np.asarray(labels, dtype=np.int64)}
+    if volume_index is not None:
+        arrays["volume_index"] = np.asarray(volume_index, dtype=np.int64)
+    np.savez_compressed(folder / "arrays.npz", **arrays)
     path = folder / "manifest.json"
     path.write_text(json.dumps(manifest, indent=1))
     return path

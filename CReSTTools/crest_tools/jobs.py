@@ -37,6 +37,7 @@ from sli2vol.validation import require, require_choice
 
 from .config import ARCHITECTURES, METHODS
 from .dataset_format import manifest_path
+from .progress_log import LOG_NAME
 from .progress_reader import ProgressReader, TrainingProgress
 
 JOB_FILE = "job.json"
@@ -138,8 +139,9 @@ class Job:
         self.job_file = self.folder / JOB_FILE
         self.output_log = self.folder / "output.log"
         self.run_dir = self.folder / "run"
-        self._reader = ProgressReader(self.run_dir / "progress.jsonl")
+        self._reader = ProgressReader(self.run_dir / LOG_NAME)
         self._progress = TrainingProgress()
+        self._error: tuple[tuple[int, int], str | None] | None = None  # ((log size, mtime ns), its error line)
 
     @property
     def name(self) -> str:
@@ -186,7 +188,18 @@ class Job:
             return JobStatus("new" if record.get("pid") is None else "stopped", None, self._progress)
         if exit_record["code"] == 0 and self._progress.done:
             return JobStatus("finished", None, self._progress)
-        return JobStatus("failed", last_error_line(self.output_log), self._progress)
+        return JobStatus("failed", self._last_error_line(), self._progress)
+
+    def _last_error_line(self) -> str | None:
+        """:func:`last_error_line` of output.log, read again only when its size or mtime changed."""
+        try:
+            stat = self.output_log.stat()
+        except FileNotFoundError:
+            return None
+        key = (stat.st_size, stat.st_mtime_ns)
+        if self._error is None or self._error[0] != key:
+            self._error = (key, last_error_line(self.output_log))
+        return self._error[1]
 
     def can_start(self) -> bool:
         """True when Start / Resume may launch the job: it never ran, was stopped or failed (a running

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset_format import SPLITS, UNKNOWN_LABEL, save_dataset
+from .dataset_format import SPLITS, UNKNOWN_LABEL, manifest_path, save_dataset
 from .export_settings import ClassMapping, ExportSettings
 from .patch_sampling import choose_centres, patches_for_segment, sample_patches, volume_window
 from .pick_diagnostics import imbalance_ratio
@@ -37,12 +37,15 @@ class VolumeSource:
         ijk_to_ras: 4x4 voxel -> RAS matrix.
         segments: class name (None = skipped segment) -> (k, j, i) bool mask on the volume grid.
             Several segments of one class are merged into one mask.
+        empty_segments: names of (not skipped) segments without a voxel on the volume grid: they
+            give no patch and are listed in the export summary.
     """
 
     id: str
     array: np.ndarray
     ijk_to_ras: np.ndarray
     segments: dict[str | None, np.ndarray] = field(default_factory=dict)
+    empty_segments: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -53,6 +56,7 @@ class VolumeCentres:
         class_centres: class name -> (n, 3) (k, j, i) voxels of that class's segments.
         free_centres: (m, 3) voxels outside every segment with intensity above the window's low end.
         window: intensity window of this volume.
+        empty_segments: as in :class:`VolumeSource`.
     """
 
     id: str
@@ -61,6 +65,7 @@ class VolumeCentres:
     class_centres: dict[str, np.ndarray]
     free_centres: np.ndarray
     window: tuple[float, float]
+    empty_segments: list[str] = field(default_factory=list)
 
     @property
     def segmented(self) -> bool:
@@ -83,7 +88,8 @@ def volume_centres(source: VolumeSource, settings: ExportSettings, seed_index: i
     free = np.zeros((0, 3), dtype=np.int64)
     if settings.unlabelled_per_volume:
         free = choose_centres((source.array > window[0]) & ~occupied, settings.unlabelled_per_volume, rng)
-    return VolumeCentres(source.id, source.array, source.ijk_to_ras, class_centres, free, window)
+    return VolumeCentres(source.id, source.array, source.ijk_to_ras, class_centres, free, window,
+                         list(source.empty_segments))
 
 
 @dataclass
@@ -95,12 +101,14 @@ class ExportSummary:
         counts: split -> (K,) patch counts per class.
         unknown: patches of unknown class (unsegmented regions / volumes), all in the unlabelled split.
         volumes: split -> volume ids.
+        empty_segments: volume id -> its segments without voxels (skipped), for volumes that have some.
     """
 
     class_names: list[str]
     counts: dict[str, list[int]]
     unknown: int
     volumes: dict[str, list[str]]
+    empty_segments: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def imbalance_ratio(self) -> float:
@@ -123,6 +131,9 @@ class ExportSummary:
         missing = self.missing_labelled()
         if missing:
             lines.append(f"classes without labelled patches: {', '.join(missing)}")
+        if self.empty_segments:
+            empty = "; ".join(f"{v}: {', '.join(names)}" for v, names in self.empty_segments.items())
+            lines.append(f"segments without voxels on their volume (skipped): {empty}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -132,6 +143,7 @@ class ExportSummary:
             "unknown": self.unknown,
             "volumes": self.volumes,
             "imbalance_ratio": self.imbalance_ratio,
+            "empty_segments": self.empty_segments,
         }
 
 
@@ -196,6 +208,8 @@ def plan_export(
     if len(set(ids)) != len(ids):
         raise ValueError(f"volume ids must be unique, got {ids}")
     volumes = _merged_spellings(volumes)
+    if not any(v.segmented for v in volumes):
+        raise ValueError("no segment to export: every segment is empty or skipped by the class mapping")
     split = split_volumes([v.id for v in volumes if v.segmented], [v.id for v in volumes if not v.segmented],
                           settings, fixed_split)
     planes = len(settings.planes)
@@ -208,13 +222,12 @@ def plan_export(
         if part != "test":
             unknown += planes * len(volume.free_centres)
     names = sorted({n for t in totals.values() for n in t}, key=lambda n: (-totals["labelled"].get(n, 0), n))
-    if not names:
-        raise ValueError("no segment to export: every segment is empty or skipped by the class mapping")
     summary = ExportSummary(
         names,
         {s: [totals[s].get(n, 0) for n in names] for s in SPLITS},
         unknown,
         {s: [v for v in ids if split[v] == s] for s in SPLITS},
+        {v.id: v.empty_segments for v in volumes if v.empty_segments},
     )
     return ExportPlan(settings, volumes, split, summary, mapping)
 
@@ -273,7 +286,7 @@ def write_export(plan: ExportPlan, folder: str | Path, overwrite: bool = False) 
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        manifest = save_dataset(
+        save_dataset(
             staging,
             np.concatenate(images),
             np.concatenate(labels),
@@ -284,14 +297,12 @@ def write_export(plan: ExportPlan, folder: str | Path, overwrite: bool = False) 
                 {"id": v.id, "spacing": [plan.settings.pixel_mm] * 2, "intensity_window": list(v.window)}
                 for v in plan.volumes
             ],
+            sections={"export": {
+                "settings": plan.settings.to_dict(),
+                "class_mapping": plan.mapping.to_dict() if plan.mapping else None,
+                "summary": summary.to_dict(),
+            }},
         )
-        content = json.loads(manifest.read_text())
-        content["export"] = {
-            "settings": plan.settings.to_dict(),
-            "class_mapping": plan.mapping.to_dict() if plan.mapping else None,
-            "summary": summary.to_dict(),
-        }
-        manifest.write_text(json.dumps(content, indent=1))
         _replace_folder(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -321,8 +332,7 @@ def export_settings_of(dataset: str | Path) -> tuple[ExportSettings, dict]:
     Raises:
         ValueError: the dataset was not written by :func:`write_export` (no "export" section).
     """
-    path = Path(dataset)
-    path = path / "manifest.json" if path.is_dir() else path
+    path = manifest_path(dataset)
     section = json.loads(path.read_text()).get("export")
     if not section:
         raise ValueError(f"{path} has no export settings: it was not exported from segmentations")

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+LOG_NAME = "progress.jsonl"  # its name in a run folder; kept in this light module for the job list to import
+
 
 class ProgressLog:
     """Appends events to ``path``; a no-op writer when ``enabled`` is False (non-main DDP ranks)."""

@@ -10,8 +10,8 @@ from sli2vol.errors import InputError
 from sli2vol.io.run_folder import RunFolder
 
 from .config import RunConfig
+from .progress_log import LOG_NAME
 
-LOG_NAME = "progress.jsonl"
 CHECKPOINT_NAME = "checkpoint.pt"
 GENERATION_PATTERN = "generation_*.pt"
 

@@ -89,3 +89,12 @@ def test_missing_manifest_and_wrong_format_rejected(tmp_path, dataset_folder):
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format": "other"}))
     with pytest.raises(DatasetError, match="'format' must be 'crest-dataset'"):
         load_dataset(dataset_folder)
+
+
+def test_manifest_sections_are_written_with_it_but_never_replace_format_keys(tmp_path):
+    manifest = save_dataset(tmp_path / "with", **synthetic_arrays(), sections={"export": {"seed": 3}})
+    assert json.loads(manifest.read_text())["export"] == {"seed": 3}
+    assert len(load_dataset(manifest).labels) == len(synthetic_arrays()["labels"])
+    with pytest.raises(ValueError, match=r"manifest sections \['splits'\] would replace keys"):
+        save_dataset(tmp_path / "clash", **synthetic_arrays(), sections={"splits": {}, "notes": "x"})
+    assert not (tmp_path / "clash").exists()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
+from crest_tools import jobs
 from crest_tools.jobs import Job, JobWorkspace, TrainingOptions, last_error_line
 from crest_tools.progress_reader import ProgressReader, TrainingProgress
 
@@ -88,3 +90,20 @@ def test_failed_job_reports_its_error_line(tmp_path):
     assert code != 0 and status.state == "failed" and job.can_start()
     assert "error" in status.error and "manifest.json" in status.error  # the crest error line names the file
     assert Job(job.folder).record()["exit"]["code"] == code
+
+
+def test_failed_job_reads_its_log_again_only_when_it_changed(dataset_folder, tmp_path, monkeypatch):
+    reads = []
+    monkeypatch.setattr(jobs, "last_error_line", lambda log: reads.append(log) or last_error_line(log))
+    job = JobWorkspace(tmp_path).create("failed", dataset_folder, OPTIONS)
+    job.update_record(exit={"code": 1, "time": 0.0})
+    job.output_log.write_text("Traceback (most recent call last):\nValueError: first\n")
+    assert [job.status().error for _ in range(3)] == ["ValueError: first"] * 3 and len(reads) == 1
+    with open(job.output_log, "a") as log:  # the log grows (a resumed run failed again)
+        log.write("resuming\nRuntimeError: second\n")
+    assert job.status().error == "RuntimeError: second" and len(reads) == 2
+    assert job.status().error == "RuntimeError: second" and len(reads) == 2
+    job.output_log.write_text(job.output_log.read_text().replace("second", "latest"))  # same size, rewritten
+    stat = job.output_log.stat()
+    os.utime(job.output_log, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert job.status().error == "RuntimeError: latest" and len(reads) == 3

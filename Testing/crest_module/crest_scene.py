@@ -43,14 +43,17 @@ def ijk_to_ras(spacing=(1.0, 1.0, 2.0), origin=(-12.0, -12.0, -12.0), rotate=Non
     return matrix
 
 
-def add_volume(scene, name: str, array: np.ndarray, matrix: np.ndarray):
+def add_volume(scene, name: str, array: np.ndarray, matrix: np.ndarray, node_class: str = "vtkMRMLScalarVolumeNode"):
+    """A volume node of ``array`` (k, j, i) or (k, j, i, components) with ijk_to_ras ``matrix``."""
     import vtk
     from vtk.util.numpy_support import numpy_to_vtk
 
-    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+    node = scene.AddNewNodeByClass(node_class, name)
     image = vtk.vtkImageData()
     image.SetDimensions(array.shape[2], array.shape[1], array.shape[0])
-    image.GetPointData().SetScalars(numpy_to_vtk(np.ascontiguousarray(array).ravel(), deep=True))
+    components = array.shape[3] if array.ndim == 4 else 1
+    voxels = np.ascontiguousarray(array).reshape(-1, components) if components > 1 else np.ravel(array)
+    image.GetPointData().SetScalars(numpy_to_vtk(np.ascontiguousarray(voxels), deep=True))
     node.SetAndObserveImageData(image)
     node.SetIJKToRASMatrix(vtk_matrix_from_numpy(matrix))
     return node

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 import slicer
-from crest_scene import BACKGROUND, INTENSITY
+from crest_scene import BACKGROUND, INTENSITY, add_segment, add_segmented_volume, ijk_to_ras
 from crest_tools.dataset_format import load_dataset
 from crest_tools.export_settings import ClassMapping, ExportSettings, parse_class_table, terminology_name
 from crest_tools.patch_export import export_settings_of, write_export
 from crest_tools.patch_sampling import patches_for_segment
-from CReSTToolsLib.export_logic import plan_scene_export
+from CReSTToolsLib.export_logic import plan_scene_export, volume_ids
 
 MAPPING = ClassMapping(parse_class_table("left kidney = kidney\nskip me ="))
 # window 0..255 keeps the synthetic intensities (all < 255) unchanged in the uint8 patches
@@ -166,3 +166,53 @@ def test_segmentation_choices_put_the_volumes_own_segmentation_first(synthetic_s
             assert not preselect and choices == list(reversed(segmentations))
         else:
             assert preselect and choices[0] is own
+
+
+def test_empty_segments_are_skipped_and_named_in_the_summary(synthetic_scene, tmp_path):
+    scene, pairs = synthetic_scene
+    reference = plan_scene_export(pairs, SETTINGS, MAPPING).summary
+    pairs[1][1].GetSegmentation().AddEmptySegment("", "tumour")  # no voxel at all
+    # drawn outside the volume, on the same grid (another grid would make Slicer resample the shared labelmap)
+    add_segment(pairs[0][1], "far away", np.ones((2, 2, 2), bool), ijk_to_ras(origin=(200, 200, 200)))
+    pairs[2][1].GetSegmentation().AddEmptySegment("", "skip me")  # skipped by the mapping anyway: not reported
+    blank = add_segmented_volume(scene, "blank", [], ijk_to_ras())
+    blank[1].GetSegmentation().AddEmptySegment("", "liver")
+    with pytest.raises(ValueError, match="no segment to export: every segment is empty or skipped"):
+        plan_scene_export([blank], SETTINGS, MAPPING)
+
+    plan = plan_scene_export([*pairs, blank], SETTINGS, MAPPING)
+    summary = plan.summary
+    assert summary.empty_segments == {"axial": ["far away"], "oblique": ["tumour"], "blank": ["liver"]}
+    assert "segments without voxels on their volume (skipped): axial: far away; oblique: tumour; blank: liver" \
+        in summary.text()
+    # the other segments export as before; a volume with only empty segments is unlabelled
+    assert (summary.class_names, summary.counts, summary.volumes["test"]) == \
+        (reference.class_names, reference.counts, reference.volumes["test"])
+    assert plan.split["blank"] == "unlabelled" and summary.unknown == reference.unknown + 2 * 5
+    _, section = export_settings_of(write_export(plan, tmp_path / "dataset"))
+    assert section["summary"]["empty_segments"] == summary.empty_segments
+
+
+def test_volumes_with_the_same_name_stay_apart(scene, tmp_path):
+    organs = [("liver", "liver"), ("spleen", "spleen"), ("kidney", "kidney")]
+    pairs = [add_segmented_volume(scene, "patient", organs, ijk_to_ras()),
+             add_segmented_volume(scene, "patient", organs[:1] + organs[2:], ijk_to_ras()),  # no spleen
+             add_segmented_volume(scene, "other", organs, ijk_to_ras())]
+    ids = volume_ids([volume for volume, _ in pairs])
+    assert ids == [f"patient ({pairs[0][0].GetID()})", f"patient ({pairs[1][0].GetID()})", "other"]
+
+    plan = plan_scene_export(pairs, SETTINGS, MAPPING, fixed_split={ids[0]: "labelled", ids[1]: "test"})
+    assert plan.split == {ids[0]: "labelled", ids[1]: "test", "other": "labelled"}  # one free volume: not test
+    dataset = load_dataset(write_export(plan, tmp_path / "dataset"))
+    spleen = dataset.class_names.index("spleen")
+    patches_of = {name: np.flatnonzero(np.asarray(dataset.volume_ids) == name) for name in ids}
+    assert all(len(index) for index in patches_of.values())
+    assert not np.any(dataset.labels[patches_of[ids[1]]] == spleen)  # the second "patient" has no spleen
+    assert np.any(dataset.labels[patches_of[ids[0]]] == spleen)
+    assert set(patches_of[ids[1]]) <= set(dataset.splits["test"])  # labelled patches never come from it
+    assert not set(patches_of[ids[0]]) & set(dataset.splits["test"])
+
+    # a third volume literally named like a generated id is refused, never merged into it
+    pairs.append(add_segmented_volume(scene, ids[1], organs, ijk_to_ras()))
+    with pytest.raises(ValueError, match="volume ids must be unique"):
+        plan_scene_export(pairs, SETTINGS, MAPPING)
