@@ -2,13 +2,8 @@
 import numpy as np
 import pytest
 from annotations import one_slice_annotation
-from sli2vol.engine.propagation import (
-    PropagationConfig,
-    paper_config,
-    propagate_volume,
-    recover_boundary,
-    working_shape,
-)
+from sli2vol.engine.directions import recover_boundary
+from sli2vol.engine.propagation import PropagationConfig, paper_config, propagate_volume, working_shape
 from sli2vol.engine.verification import VerificationConfig
 from sli2vol.errors import InputError, PropagationCancelled
 from sli2vol.io.model_io import load_model
@@ -95,11 +90,16 @@ def test_verification_switch_changes_result(trained_model_path, phantom):
 def test_cancel_raises_and_progress_reports(trained_model_path, phantom):
     image, labels, spacing = phantom
     mask = one_slice_annotation(labels, largest_slice(labels, 1))
-    seen = []
-    with pytest.raises(PropagationCancelled):
-        propagate_volume(image, mask, spacing, trained_model_path, progress=lambda d, t: seen.append((d, t)),
-                         cancel=lambda: len(seen) >= 3)
-    assert seen[:3] == [(1, seen[0][1]), (2, seen[0][1]), (3, seen[0][1])]
+    for concurrent in (False, True):
+        seen = []
+        with pytest.raises(PropagationCancelled):
+            propagate_volume(image, mask, spacing, trained_model_path, PropagationConfig(concurrent_directions=concurrent),
+                             progress=lambda d, t: seen.append((d, t)), cancel=lambda: len(seen) >= 3)
+        total = seen[0][1]
+        done = [d for d, _ in seen]
+        assert {t for _, t in seen} == {total} and done == sorted(set(done)) and done[-1] < total
+        if not concurrent:  # one report per step; concurrent directions report what they did since the last poll
+            assert done[:3] == [1, 2, 3]
 
 
 def test_labels_absent_from_annotation(trained_model_path, phantom):

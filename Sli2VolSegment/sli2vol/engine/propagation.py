@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
-from scipy import ndimage
 
 from sli2vol.engine.affinity import DEFAULT_BAND_BYTES
 from sli2vol.engine.annotation import anchors_by_label, detect_annotation_axis, validate_mask, validate_volume
 from sli2vol.engine.confidence import chain_confidence, slice_confidence
 from sli2vol.engine.device import select_device
+from sli2vol.engine.directions import CancelCheck, Direction, DirectionRunner, ProgressCallback
 from sli2vol.engine.normalization import NORMALIZATIONS, intensity_window
 from sli2vol.engine.pair_propagator import PairPropagator
 from sli2vol.engine.region import paste
@@ -20,9 +20,6 @@ from sli2vol.errors import InputError, PropagationCancelled
 from sli2vol.io.model_io import load_model
 from sli2vol.training.adaptation import AdaptationConfig, adapted_model, region_volume
 from sli2vol.validation import require, require_choice, require_window
-
-ProgressCallback = Callable[[int, int], None]
-CancelCheck = Callable[[], bool]
 
 
 @dataclass
@@ -45,6 +42,7 @@ class PropagationConfig:
     boundary_px: int = 1  # output: add the pixels this close to a slice's mask whose warped value exceeds boundary_prob (0: off)
     boundary_prob: float = 0.25
     adaptation: AdaptationConfig = field(default_factory=AdaptationConfig)  # per-scan fine-tuning (steps 0: off)
+    concurrent_directions: bool = True  # CPU with >= 2 torch threads: two directions at a time, one thread each
 
     def __post_init__(self) -> None:
         if self.axis is not None:
@@ -92,55 +90,6 @@ def _validate_spacing(spacing) -> tuple[float, float, float]:
     return spacing
 
 
-class _Run:
-    """State of one propagation: the current label's propagator, progress and cancellation."""
-
-    def __init__(self, total: int, progress, cancel, boundary: tuple = (0, 0.0)):
-        self.propagator: Optional[PairPropagator] = None  # set for each label
-        self.boundary = boundary  # (pixels, minimum warped value) of recover_boundary
-        self.total = max(total, 1)
-        self.done = 0
-        self.progress = progress
-        self.cancel = cancel
-
-    def tick(self, n: int = 1) -> None:
-        self.done += n
-        if self.progress is not None:
-            self.progress(min(self.done, self.total), self.total)
-        if self.cancel is not None and self.cancel():
-            raise PropagationCancelled("propagation cancelled")
-
-    def direction(self, start: int, mask: np.ndarray, sign: int, steps: int) -> dict:
-        """Propagate from slice ``start`` for at most ``steps`` slices in direction ``sign``.
-
-        Returns {slice: (roi, probability crop, output mask crop)}; stops when the mask vanishes. The
-        next step starts from the verified mask, the output adds the recovered boundary.
-        """
-        results, current, i = {}, mask, start
-        anchor_sample = None
-        if self.propagator.verification.reference == "anchor":
-            anchor_sample = self.propagator.slices[start][mask]
-        for taken in range(steps):
-            j = i + sign
-            roi, prob, kept = self.propagator.step(i, j, current, anchor_sample)
-            self.tick()
-            if not kept.any():
-                self.tick(steps - taken - 1)
-                break
-            results[j] = (roi, prob, recover_boundary(kept, prob, *self.boundary))
-            current, i = paste(kept, roi, mask.shape), j
-        return results
-
-
-def recover_boundary(kept: np.ndarray, prob: np.ndarray, pixels: int, min_prob: float) -> np.ndarray:
-    """``kept`` (h, w) bool plus the pixels within ``pixels`` of it whose warped value ``prob`` exceeds
-    ``min_prob``: the rim that the 0.5 threshold and the verification shave off every slice, which
-    otherwise leaves each slice's mask about a pixel short of the structure's edge."""
-    if pixels <= 0 or not kept.any():
-        return kept
-    return kept | (ndimage.binary_dilation(kept, iterations=pixels) & (prob > min_prob))
-
-
 def _vote(result: Optional[tuple], shape_hw) -> tuple[np.ndarray, np.ndarray]:
     """(kept as float, probability) full-frame arrays for one slice of a direction's results."""
     if result is None:
@@ -149,25 +98,26 @@ def _vote(result: Optional[tuple], shape_hw) -> tuple[np.ndarray, np.ndarray]:
     return paste(kept.astype(np.float32), roi, shape_hw), paste(prob, roi, shape_hw)
 
 
-def _label_scores(run: _Run, anchor_masks: dict, anchors: list, n_slices: int, limits: tuple):
+def _label_scores(runner: DirectionRunner, new_propagator, anchor_masks: dict, anchors: list, n_slices: int,
+                  limits: tuple):
     """Yield (slice, vote, prob) for one label: outward from the extreme anchors, and between
     consecutive anchors a < b the distance-weighted vote of the propagations from a and from b."""
     shape_hw = anchor_masks[anchors[0]].shape
-    back = run.direction(anchors[0], anchor_masks[anchors[0]], -1, min(anchors[0], limits[0]))
+    gaps = [(a, b) for a, b in zip(anchors[:-1], anchors[1:]) if b - a >= 2]
+    last = anchors[-1]
+    directions = [Direction(anchors[0], anchor_masks[anchors[0]], -1, min(anchors[0], limits[0]))]
+    for a, b in gaps:
+        directions += [Direction(a, anchor_masks[a], +1, b - a - 1), Direction(b, anchor_masks[b], -1, b - a - 1)]
+    directions.append(Direction(last, anchor_masks[last], +1, min(n_slices - 1 - last, limits[1])))
+    back, *between, fwd = runner.run(directions, new_propagator)
     for j, res in back.items():
         yield (j, *_vote(res, shape_hw))
-    for a, b in zip(anchors[:-1], anchors[1:]):
-        if b - a < 2:
-            continue
-        up = run.direction(a, anchor_masks[a], +1, b - a - 1)
-        down = run.direction(b, anchor_masks[b], -1, b - a - 1)
+    for (a, b), up, down in zip(gaps, between[0::2], between[1::2]):
         for k in range(a + 1, b):
             w_a = (b - k) / (b - a)
             kept_a, prob_a = _vote(up.get(k), shape_hw)
             kept_b, prob_b = _vote(down.get(k), shape_hw)
             yield k, w_a * kept_a + (1 - w_a) * kept_b, w_a * prob_a + (1 - w_a) * prob_b
-    last = anchors[-1]
-    fwd = run.direction(last, anchor_masks[last], +1, min(n_slices - 1 - last, limits[1]))
     for j, res in fwd.items():
         yield (j, *_vote(res, shape_hw))
 
@@ -306,7 +256,8 @@ def propagate_volume_with_confidence(
     n, native_hw = stack.shape[0], stack.shape[1:]
     limits = tuple(n if v is None else int(v) for v in (config.max_slices_backward, config.max_slices_forward))
     planned = sum(_planned_steps(a, n, limits) + config.adaptation.steps for a in anchors.values())
-    run = _Run(planned, progress, cancel, (config.boundary_px, config.boundary_prob))
+    runner = DirectionRunner(planned, progress, cancel, (config.boundary_px, config.boundary_prob),
+                             config.concurrent_directions)
 
     # labels are numbered 1..K while propagating (any id, up to 64 bits, maps back exactly at the end)
     ids = list(anchors)
@@ -315,17 +266,20 @@ def propagate_volume_with_confidence(
     confidence = {label: {} for label in anchors}
     for number, (label, label_anchors) in enumerate(anchors.items(), start=1):
         shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config, spacing[axis])
-        slices = SliceSource(stack, window, shape_hw)
         anchor_masks = {
             a: resample_labels((stack_mask[a] == label)[None].astype(np.uint8), shape_hw)[0] > 0 for a in label_anchors
         }
         label_model = model
         if config.adaptation.enabled:
-            volume = region_volume(slices, anchor_masks, (spacing[axis], *plane_spacing), config.adaptation.crop)
-            label_model = adapted_model(model, volume, config.adaptation, device, run.tick)
-        run.propagator = PairPropagator(label_model, slices, device, config.verification, config.use_roi,
-                                        config.band_bytes)
-        for k, vote, prob in _label_scores(run, anchor_masks, label_anchors, n, limits):
+            volume = region_volume(SliceSource(stack, window, shape_hw), anchor_masks, (spacing[axis], *plane_spacing),
+                                   config.adaptation.crop)
+            label_model = adapted_model(model, volume, config.adaptation, device, runner.tick)
+
+        def new_propagator(label_model=label_model, shape_hw=shape_hw) -> PairPropagator:
+            return PairPropagator(label_model, SliceSource(stack, window, shape_hw), device, config.verification,
+                                  config.use_roi, config.band_bytes)
+
+        for k, vote, prob in _label_scores(runner, new_propagator, anchor_masks, label_anchors, n, limits):
             confidence[label][k] = slice_confidence(vote, prob)
             vote, prob = resize_plane(vote, native_hw), resize_plane(prob, native_hw)
             win = best.update(k, vote, prob)
