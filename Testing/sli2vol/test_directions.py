@@ -31,8 +31,9 @@ def test_concurrent_directions_give_the_same_labels_and_report_on_the_calling_th
         def progress(done, total, callers=callers):
             callers.add(threading.get_ident())
 
-        results = [propagate_volume(image, mask, spacing, trained_model_path, PropagationConfig(concurrent_directions=c),
-                                    progress=progress) for c in (False, True)]
+        results = [propagate_volume(image, mask, spacing, trained_model_path,
+                                    PropagationConfig(concurrent_directions=c), progress=progress)
+                   for c in (False, True)]
         np.testing.assert_array_equal(results[0], results[1])
         assert callers == {threading.get_ident()}
         assert torch.get_num_threads() == 2  # restored after the concurrent part

@@ -93,7 +93,8 @@ def test_cancel_raises_and_progress_reports(trained_model_path, phantom):
     for concurrent in (False, True):
         seen = []
         with pytest.raises(PropagationCancelled):
-            propagate_volume(image, mask, spacing, trained_model_path, PropagationConfig(concurrent_directions=concurrent),
+            propagate_volume(image, mask, spacing, trained_model_path,
+                             PropagationConfig(concurrent_directions=concurrent),
                              progress=lambda d, t: seen.append((d, t)), cancel=lambda: len(seen) >= 3)
         total = seen[0][1]
         done = [d for d, _ in seen]
