@@ -99,7 +99,7 @@ def test_cancel_raises_and_progress_reports(trained_model_path, phantom):
         total = seen[0][1]
         done = [d for d, _ in seen]
         assert {t for _, t in seen} == {total} and done == sorted(set(done)) and done[-1] < total
-        if not concurrent:  # one report per step; concurrent directions report what they did since the last poll
+        if not concurrent:  # one report per step (concurrent: the steps done since the last poll)
             assert done[:3] == [1, 2, 3]
 
 
