@@ -42,7 +42,7 @@ class PropagationConfig:
     boundary_px: int = 1  # output: add the pixels this close to a slice's mask whose warped value exceeds boundary_prob (0: off)
     boundary_prob: float = 0.25
     adaptation: AdaptationConfig = field(default_factory=AdaptationConfig)  # per-scan fine-tuning (steps 0: off)
-    concurrent_directions: bool = True  # CPU with >= 2 torch threads: two directions at a time, one thread each
+    concurrent_directions: bool = True  # CPU with >= 2 torch threads: two directions at a time, half the threads each
 
     def __post_init__(self) -> None:
         if self.axis is not None:
