@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from crest_tools.patch_sampling import volume_window
 from crest_tools.segment_classification import (
     SegmentPrediction,
     classify_segments,
@@ -41,7 +42,9 @@ def classify_scene_segments(
     settings = run_export_settings(run_dir)
     volume, ijk_to_ras = volume_array(volume_node)
     masks = segment_masks_on_volume(volume_node, segmentation_node, segment_ids)
-    patches = {sid: segment_patches(volume, ijk_to_ras, mask, settings) for sid, mask in masks.items()}
+    window = volume_window(volume, settings)  # one percentile pass per volume, not per segment
+    patches = {sid: segment_patches(volume, ijk_to_ras, mask, settings, window)
+               for sid, mask in masks.items()}
     torch_device = select_device(device)
     trained = load_trained_model(RunDirectory(run_dir), torch_device, generation)
     return classify_segments(trained, patches, torch_device, logit_adjustment)

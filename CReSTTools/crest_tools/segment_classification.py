@@ -52,14 +52,21 @@ def run_export_settings(run_dir: str | Path) -> ExportSettings:
 
 
 def segment_patches(
-    volume: np.ndarray, ijk_to_ras: np.ndarray, mask: np.ndarray, settings: ExportSettings
+    volume: np.ndarray,
+    ijk_to_ras: np.ndarray,
+    mask: np.ndarray,
+    settings: ExportSettings,
+    window: tuple[float, float] | None = None,
 ) -> np.ndarray:
-    """(n, C, P, P) uint8 patches of one segment (mask on the volume grid), cut as the export does."""
+    """(n, C, P, P) uint8 patches of one segment (mask on the volume grid), cut as the export does.
+
+    ``window``: the volume's intensity window (:func:`volume_window`), when the caller cuts several
+    segments of one volume and computes it once; None: computed here."""
     rng = np.random.default_rng([settings.seed, 2])
     centres = choose_centres(mask, patches_for_segment(int(mask.sum()), settings), rng)
     if len(centres) == 0:
         return np.zeros((0, settings.channels, settings.patch_px, settings.patch_px), dtype=np.uint8)
-    window = volume_window(volume, settings)
+    window = volume_window(volume, settings) if window is None else window
     return np.concatenate(
         [sample_patches(volume, ijk_to_ras, centres, plane, settings, window) for plane in settings.planes]
     )
