@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import torch
-from propagation_speed import structure_volume
+from propagation_speed import SIZES, SPACING, peak_rss_gb, structure_volume
 from sli2vol.engine.propagation import PropagationConfig, propagate_volume
 from sli2vol.io.model_io import load_model
 from sli2vol.metrics import dice, largest_slice
@@ -26,18 +26,18 @@ def main() -> None:
     p.add_argument("--steps", type=int, nargs="+", default=[0, 40, 100])
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    image, labels, spacing = structure_volume(args.size)
+    image, labels = structure_volume(SIZES["liver"], args.size)
     k = largest_slice(labels == 1, True, 0)
     mask = np.zeros_like(labels)
     mask[k] = labels[k]
     model = load_model()
-    print(f"| adaptation steps | wall (s) | CPU (s) | Dice | volume {image.shape}, {args.threads} threads |")
-    print("|---|---|---|---|---|")
+    print(f"| adaptation steps | wall (s) | CPU (s) | peak RSS (GB) | Dice | volume {image.shape}, {args.threads} threads |")
+    print("|---|---|---|---|---|---|")
     for steps in args.steps:
         wall, cpu = time.perf_counter(), time.process_time()
-        out = propagate_volume(image, mask, spacing, model, PropagationConfig(adaptation=AdaptationConfig(steps=steps)))
+        out = propagate_volume(image, mask, SPACING, model, PropagationConfig(adaptation=AdaptationConfig(steps=steps)))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        print(f"| {steps} | {wall:.1f} | {cpu:.1f} | {100 * dice(out == 1, labels == 1):.1f} | |", flush=True)
+        print(f"| {steps} | {wall:.1f} | {cpu:.1f} | {peak_rss_gb():.2f} | {100 * dice(out == 1, labels == 1):.1f} | |", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from sli2vol.cli.options import (
 from sli2vol.engine.device import select_device
 from sli2vol.engine.network import NetworkConfig
 from sli2vol.io.output_policy import check_output_file
-from sli2vol.training.pair_sampling import PairSamplingConfig
+from sli2vol.training.pair_sampling import BALANCES, PairSamplingConfig
 from sli2vol.training.trainer import TrainConfig, TrainingRun, export, load_checkpoint_encoder, train
 from sli2vol.training.volumes import find_training_images, load_training_volume
 
@@ -28,8 +28,9 @@ MODEL_NAME = "model.pt"
 
 
 def config_from_args(args) -> TrainConfig:
-    network = NetworkConfig(arch=args.arch, input_mode=args.input, edge_kind=args.edge_kind)
-    sampling = PairSamplingConfig(crop=args.crop)
+    network = NetworkConfig(arch=args.arch, input_mode=args.input, edge_kind=args.edge_kind, width=args.width,
+                            feature_dim=args.feature_dim, window_radius_px=args.window_radius_px)
+    sampling = PairSamplingConfig(crop=args.crop, balance=args.balance)
     return TrainConfig(
         network=network, sampling=sampling, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, checkpoint_every=args.checkpoint_every,
@@ -103,6 +104,14 @@ def add_parsers(sub) -> None:
     p.add_argument("--arch", choices=("fast", "reference"), default="fast")
     p.add_argument("--input", choices=("edge", "raw"), default="edge", help="edge profile or raw intensity")
     p.add_argument("--edge-kind", choices=("paper", "reference"), default="paper")
+    p.add_argument("--width", type=POSITIVE_INT, default=NetworkConfig.width, help="channels of the fast encoder")
+    p.add_argument("--feature-dim", type=POSITIVE_INT, default=NetworkConfig.feature_dim,
+                   help="feature channels of the fast encoder")
+    p.add_argument("--window-radius-px", type=POSITIVE_INT, default=NetworkConfig.window_radius_px,
+                   help="affinity window radius in full-resolution pixels")
+    p.add_argument("--balance", choices=BALANCES, default=PairSamplingConfig.balance,
+                   help="draw pairs from every volume equally often (volume) or from every folder, e.g. dataset, "
+                        "equally often (folder)")
     add_device_and_threads(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run_train)

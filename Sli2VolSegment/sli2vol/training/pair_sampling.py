@@ -12,6 +12,7 @@ from sli2vol.errors import InputError
 from sli2vol.validation import require, require_choice
 
 MIN_CROP = 16  # smallest training crop side, in pixels (the affinity window must fit several times)
+BALANCES = ("volume", "folder")  # what the pair draw makes equally likely: each volume, or each volume's folder
 
 
 @dataclass
@@ -25,9 +26,11 @@ class PairSamplingConfig:
     window_jitter: float = 0.1  # random shift/stretch of the intensity window (fraction of range)
     gamma: tuple = (0.7, 1.5)  # random gamma range
     min_foreground: float = 0.05  # resample crops whose mean intensity is below this (air)
+    balance: str = "volume"  # "volume": every volume equally likely; "folder": every folder (e.g. dataset), then a volume in it
 
     def __post_init__(self) -> None:
         require("crop", self.crop, integer=True, minimum=MIN_CROP)
+        require_choice("balance", self.balance, BALANCES)
         if not self.gaps or not self.axes:
             raise InputError(f"gaps and axes must not be empty, got gaps={self.gaps!r}, axes={self.axes!r}")
         for gap in self.gaps:
@@ -45,12 +48,25 @@ class PairSamplingConfig:
 
 
 class Volume:
-    """A training volume: intensities normalised to [0, 1] stored as uint8 (Z, Y, X) + spacing (mm)."""
+    """A training volume: intensities normalised to [0, 1] stored as uint8 (Z, Y, X) + spacing (mm);
+    ``folder``: the group it is drawn with when the sampling balances folders."""
 
-    def __init__(self, normalised: np.ndarray, spacing: tuple[float, float, float], name: str = ""):
+    def __init__(self, normalised: np.ndarray, spacing: tuple[float, float, float], name: str = "", folder: str = ""):
         self.data = np.round(np.clip(normalised, 0.0, 1.0) * 255.0).astype(np.uint8)
         self.spacing = tuple(float(s) for s in spacing)
         self.name = name
+        self.folder = folder
+
+
+def draw_volume(volumes: list, rng: np.random.Generator, balance: str = "volume") -> Volume:
+    """A random volume: uniform over ``volumes`` ("volume"), or a uniform folder, then a uniform
+    volume of that folder ("folder": a dataset with many volumes is drawn as often as one with few)."""
+    if balance == "volume":
+        return volumes[rng.integers(len(volumes))]
+    folders = sorted({v.folder for v in volumes})
+    folder = folders[rng.integers(len(folders))]
+    members = [v for v in volumes if v.folder == folder]
+    return members[rng.integers(len(members))]
 
 
 def _slice(volume: Volume, axis: int, index: int) -> torch.Tensor:
@@ -88,7 +104,7 @@ def _intensity_augment(pair: torch.Tensor, rng: np.random.Generator, cfg: PairSa
 def sample_pair(volumes: list, rng: np.random.Generator, cfg: PairSamplingConfig) -> torch.Tensor:
     """One (2, crop, crop) pair of slices ``gap`` apart along a random axis, randomly ordered."""
     for _ in range(20):
-        vol = volumes[rng.integers(len(volumes))]
+        vol = draw_volume(volumes, rng, cfg.balance)
         axis = int(rng.choice([a for a in cfg.axes if vol.data.shape[a] > 1]))
         spacing = vol.spacing[axis]
         gaps = [g for g in cfg.gaps if g * spacing <= cfg.max_gap_mm] or [1]

@@ -1,6 +1,7 @@
 """Self-supervised training of the correspondence network by slice reconstruction."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -105,9 +106,14 @@ class TrainingRun(RunFolder):
 
     def load_config(self) -> TrainConfig:
         try:
-            return TrainConfig.from_dict(self.load_config_dict())
+            return TrainConfig.from_dict(super().load_config_dict())
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{self.config_path} is not a training configuration ({exc})") from None
+
+    def load_config_dict(self) -> dict:
+        """The stored configuration with the defaults of options added since it was written, so a
+        run started by an older version resumes (the new options' defaults keep its behaviour)."""
+        return json.loads(json.dumps(self.load_config().to_dict()))
 
     def load_state(self, checkpoint: str | Path | None = None) -> dict | None:
         """The latest (or the given) checkpoint: {"model", "optimiser", "step", "elapsed"}, or None."""

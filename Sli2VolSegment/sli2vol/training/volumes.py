@@ -46,7 +46,8 @@ def find_training_images(sources: list) -> list[Path]:
 
 
 def load_training_volume(path: Path) -> Volume:
-    """Read, normalise (CT window or percentiles, as at inference) and store one volume."""
+    """Read, normalise (CT window or percentiles, as at inference) and store one volume (its folder
+    is the name of the folder that holds the file)."""
     loaded = read_image(path)
     window = intensity_window(loaded.array)
-    return Volume(normalize_intensity(loaded.array, window), loaded.spacing_kji, name=path.name)
+    return Volume(normalize_intensity(loaded.array, window), loaded.spacing_kji, name=path.name, folder=path.parent.name)
