@@ -38,6 +38,17 @@ VARIANTS = {  # name -> PropagationConfig options changed from the defaults
     "no_zoom": {"min_structure_px": 0, "max_slice_step_px": 0.0},
     "adapt40": {"adaptation": AdaptationConfig(steps=40)},
     "adapt40_lr1e-3": {"adaptation": AdaptationConfig(steps=40, lr=1e-3)},
+    "no_growth_test": {"verification": VerificationConfig(growth_z=0.0)},
+    "no_min_zoom": {"min_structure_px": 0},
+    "step2": {"max_slice_step_px": 2.0},
+    "boundary2": {"boundary_px": 2},
+    "ref_previous": {"verification": VerificationConfig(reference="previous")},
+    "rule_mean": {"verification": VerificationConfig(rule="mean")},
+    "rule_mean_previous": {"verification": VerificationConfig(rule="mean", reference="previous")},
+    "ref_previous_no_growth": {"verification": VerificationConfig(reference="previous", growth_z=0.0)},
+    "no_convex": {"verification": VerificationConfig(convex_solidity=0.0)},  # the defaults before convex masks
+    "convex0.9": {"verification": VerificationConfig(convex_solidity=0.9)},
+    "convex0.98": {"verification": VerificationConfig(convex_solidity=0.98)},
 }
 
 

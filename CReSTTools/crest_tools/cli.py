@@ -21,6 +21,7 @@ from sli2vol.cli.options import (
     NON_NEGATIVE_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
+    UNIT_INTERVAL,
     Window,
     add_device_and_threads,
     number,
@@ -40,7 +41,6 @@ from .plots import require_pyplot, save_accuracy_per_generation, save_confusion_
 from .run_directory import RunDirectory
 
 UNIT_INTERVAL_OPEN_TOP = number(minimum=0.0, below=1.0)  # [0, 1)
-UNIT_INTERVAL = number(minimum=0.0, maximum=1.0)  # [0, 1]
 EVALUATION_FILES = (
     "metrics.json",
     "confusion_matrix_plain.png",

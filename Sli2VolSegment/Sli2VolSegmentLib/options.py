@@ -1,4 +1,4 @@
-"""What one propagation run should do: segments, painted view, limits, verification, model, device."""
+"""What one propagation run should do: segments, painted view, limits, verification, adaptation, model, device."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,6 +32,8 @@ class PropagationOptions:
         use_corrections: re-propagation: slices the user edited after the last propagation become
             anchors next to the original annotation, untouched propagated slices are recomputed
             (False: every painted slice of the segment is an anchor).
+        adapt_steps: fine-tune a copy of the model on this scan for this many steps before each
+            segment (the core's per-scan adaptation; 0: off). The model file is never changed.
     """
 
     segment_ids: Sequence[str]
@@ -42,6 +44,7 @@ class PropagationOptions:
     model_path: str | None = None
     device: str | None = None
     use_corrections: bool = True
+    adapt_steps: int = 0
 
     def __post_init__(self):
         ids = (self.segment_ids,) if isinstance(self.segment_ids, str) else tuple(self.segment_ids)
@@ -51,6 +54,8 @@ class PropagationOptions:
             raise InputError(f"segment_ids lists a segment twice: {list(ids)}")
         object.__setattr__(self, "segment_ids", ids)
         object.__setattr__(self, "view", _checked_view(self.view))
+        if isinstance(self.adapt_steps, bool) or not isinstance(self.adapt_steps, (int, np.integer)) or self.adapt_steps < 0:
+            raise InputError(f"adapt_steps must be an integer >= 0, got {self.adapt_steps!r}")
         for name in ("max_slices_backward", "max_slices_forward"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):

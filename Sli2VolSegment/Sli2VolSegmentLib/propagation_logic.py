@@ -11,6 +11,7 @@ from sli2vol.engine.threads import apply_thread_policy
 from sli2vol.engine.verification import VerificationConfig
 from sli2vol.errors import InputError
 from sli2vol.io.model_io import default_model_path, load_model
+from sli2vol.training.adaptation import AdaptationConfig
 
 from Sli2VolSegmentLib import volume_grid
 from Sli2VolSegmentLib.options import PropagationOptions
@@ -108,6 +109,7 @@ class Sli2VolLogic:
             axis=axis, labels=list(range(1, len(options.segment_ids) + 1)),
             max_slices_backward=options.max_slices_backward, max_slices_forward=options.max_slices_forward,
             verification=VerificationConfig(enabled=options.verification), device=str(device),
+            adaptation=AdaptationConfig(steps=options.adapt_steps),
         )
         apply_thread_policy("auto")  # the command line's choice: idle cores, threads sleep while waiting
         result = propagate_volume_with_confidence(image, annotation, volume_grid.spacing_kji(volume_node),

@@ -3,10 +3,12 @@ import pytest
 from scipy import ndimage
 from sli2vol.engine.verification import (
     VerificationConfig,
+    convex_hull,
     fill_holes,
     looks_like_foreground,
     ring_around,
     ring_shaped,
+    solidity,
     verify_mask,
 )
 
@@ -124,3 +126,38 @@ def test_a_ring_with_a_small_gap_is_not_closed_into_a_disc():
     kept = verify_mask(image, ring, image, ring.copy(), VerificationConfig())
     assert not kept[30, 30]
     assert verify_mask(image, ring, image, ring.copy(), VerificationConfig(keep_holes=False))[30, 30]
+
+
+def test_convex_hull_and_solidity():
+    disc = _disc((60, 60), (30, 30), 12)
+    np.testing.assert_array_equal(convex_hull(disc), disc)  # a digital disc is its own hull
+    bitten = disc & ~(_disc((60, 60), (30, 44), 8))  # a bite out of the right side
+    assert convex_hull(bitten)[30, 38] and not bitten[30, 38]
+    ring = disc & ~_disc((60, 60), (30, 30), 7)
+    assert solidity(disc) == 1.0 and solidity(bitten) < 0.95 and solidity(ring) < 0.7
+    line = np.zeros((10, 10), bool)
+    line[5, 2:8] = True
+    np.testing.assert_array_equal(convex_hull(line), line)  # collinear pixels have no 2-D hull
+
+
+def test_convex_masks_stay_convex():
+    """A bright blood pool whose next slice has a dark papillary muscle at its edge: the verification
+    bites it out (and the bite would grow slice after slice); with ``convex_solidity`` the propagated
+    pixels inside the kept part's hull come back, and a stray component is dropped. A mask that is not
+    convex (a ring) is left as the verification returns it."""
+    pool = _disc((60, 60), (30, 30), 12)
+    muscle = _disc((60, 60), (30, 41), 5) & pool
+    prev = np.where(pool, 1.0, 0.3)
+    nxt = np.where(pool & ~muscle, 1.0, 0.3)
+    propagated = pool.copy()
+    propagated[5:9, 5:9] = True  # a stray blob that happens to be bright
+    nxt[5:9, 5:9] = 1.0
+    bitten = verify_mask(prev, pool, nxt, propagated, VerificationConfig(convex_solidity=0.0))
+    assert not bitten[30, 40] and bitten[6, 6]
+    kept = verify_mask(prev, pool, nxt, propagated, VerificationConfig(convex_solidity=0.9))
+    assert kept[30, 40] and not kept[6, 6] and not (kept & ~propagated).any()
+    assert kept.sum() == pytest.approx(pool.sum(), rel=0.03)
+    ring = pool & ~_disc((60, 60), (30, 30), 6)
+    image = np.where(ring, 1.0, 0.3)
+    np.testing.assert_array_equal(verify_mask(image, ring, image, ring.copy(), VerificationConfig(convex_solidity=0.9)),
+                                  verify_mask(image, ring, image, ring.copy(), VerificationConfig(convex_solidity=0.0)))

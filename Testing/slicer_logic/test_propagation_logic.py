@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sli2vol import default_model_path
+from sli2vol.errors import InputError
 from Sli2VolSegmentLib import (
     EditorLogicWriter,
     PropagationOptions,
@@ -170,3 +171,26 @@ def test_all_visible_segments_leaves_out_hidden_ones(axial_scene):
     assert visible_segment_ids(s.segmentation) == s.ids
     s.segmentation.GetDisplayNode().SetSegmentVisibility(s.ids[0], False)
     assert visible_segment_ids(s.segmentation) == s.ids[1:]
+
+
+def test_adaptation_runs_the_cores_per_scan_fine_tuning(phantom, axial_scene):
+    """adapt_steps reaches the core: the result equals the core's with that adaptation, and the
+    progress counts the fine-tuning steps before the propagation's."""
+    from sli2vol import PropagationConfig
+    from sli2vol.training.adaptation import AdaptationConfig
+
+    image, _, spacing = phantom
+    s = axial_scene
+    totals = []
+    outcome = Sli2VolLogic().propagate(s.volume, s.segmentation, PropagationOptions([s.ids[0]], view="Red", adapt_steps=3),
+                                       progress=lambda done, total: totals.append(total))
+    plain = []
+    Sli2VolLogic().propagate(s.volume, s.segmentation, PropagationOptions([s.ids[0]], view="Red"),
+                             progress=lambda done, total: plain.append(total))
+    assert totals[-1] == plain[-1] + 3
+    expected = core_result(image, s.segment(s.ids[0]).astype(np.uint8), spacing, axis=0,
+                           adaptation=AdaptationConfig(steps=3)) == 1
+    np.testing.assert_array_equal(outcome.labels == 1, expected)
+    assert PropagationConfig().adaptation.steps == 0
+    with pytest.raises(InputError, match="adapt_steps"):
+        PropagationOptions([s.ids[0]], adapt_steps=-1)

@@ -35,6 +35,7 @@ NON_NEGATIVE_INT = number(integer=True, minimum=0)
 POSITIVE_FLOAT = number(above=0.0)
 NON_NEGATIVE_FLOAT = number(minimum=0.0)
 FINITE_FLOAT = number()
+UNIT_INTERVAL = number(minimum=0.0, maximum=1.0)  # [0, 1]
 
 
 def device_name(text: str) -> str:

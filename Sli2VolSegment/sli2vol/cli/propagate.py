@@ -13,6 +13,7 @@ from sli2vol.cli.options import (
     FINITE_FLOAT,
     NON_NEGATIVE_FLOAT,
     NON_NEGATIVE_INT,
+    UNIT_INTERVAL,
     Window,
     add_device_and_threads,
     set_threads,
@@ -94,6 +95,10 @@ def add_propagation_options(p) -> None:
     p.add_argument("--fill-holes", action="store_true",
                    help="fill holes of ring-shaped masks too (the paper; default: a ring such as the myocardium "
                         "keeps its hole)")
+    p.add_argument("--convex-solidity", type=UNIT_INTERVAL, default=VerificationConfig.convex_solidity,
+                   help="a mask at least this convex (area / convex hull area; a disc is 1) stays convex from slice "
+                        "to slice: a blood pool or vessel is not eaten away by what the verification rejects inside "
+                        "it (0: off, as the paper)")
     p.add_argument("--adapt-steps", type=NON_NEGATIVE_INT, default=0,
                    help=f"fine-tune a copy of the model on this scan for this many steps first (0: off; "
                         f"{DEFAULT_ADAPT_STEPS} is a typical value)")
@@ -101,7 +106,7 @@ def add_propagation_options(p) -> None:
     p.add_argument("--adapt-seed", type=NON_NEGATIVE_INT, default=0, help="seed of the fine-tuning's slice-pair draw")
     p.add_argument("--paper-engine", action="store_true",
                    help="the paper's engine: nearest-mean verification on the previous slice, no growth test, "
-                        "holes always filled, no zoom, no boundary recovery")
+                        "holes always filled, convex masks not kept convex, no zoom, no boundary recovery")
     p.add_argument("--full-frame", action="store_true", help="process whole slices instead of a region")
     p.add_argument("--no-isotropic", action="store_true", help="do not resample slices to square pixels")
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="auto")
@@ -114,7 +119,7 @@ def add_propagation_options(p) -> None:
 def config_from_args(args, axis: int | None = None) -> PropagationConfig:
     verification = VerificationConfig(enabled=not args.no_verification, rule=args.verification_rule,
                                       reference=args.verification_reference, growth_z=args.growth_z,
-                                      keep_holes=not args.fill_holes)
+                                      keep_holes=not args.fill_holes, convex_solidity=args.convex_solidity)
     options = {
         "axis": axis,
         "labels": args.labels,

@@ -16,7 +16,7 @@ from sli2vol.engine.pair_propagator import PairPropagator
 from sli2vol.engine.region import paste
 from sli2vol.engine.slice_source import SliceSource, isotropic_shape, resample_labels, resize_plane
 from sli2vol.engine.verification import VerificationConfig
-from sli2vol.errors import InputError, PropagationCancelled
+from sli2vol.errors import InputError
 from sli2vol.io.model_io import load_model
 from sli2vol.training.adaptation import AdaptationConfig, adapted_model, region_volume
 from sli2vol.validation import require, require_choice, require_window
@@ -70,14 +70,14 @@ class PropagationConfig:
 
 def paper_config(**overrides) -> PropagationConfig:
     """The paper's engine: nearest-mean verification against the previous slice, no growth test, holes
-    always filled, no zoom, no boundary recovery (these settings are forced; every other option comes from ``overrides``).
+    always filled, no convex shapes kept convex, no zoom, no boundary recovery (these settings are forced; every other option comes from ``overrides``).
 
     (The defaults add a likelihood-ratio verification against the annotated slice, a stricter test
     for pixels the mask grows into, zoom for small structures and thick slices, and boundary
     recovery; see ``PropagationConfig`` and ``VerificationConfig``.)"""
     verification = overrides.pop("verification", VerificationConfig())
     verification = VerificationConfig(**{**verification.__dict__, "rule": "mean", "reference": "previous", "growth_z": 0.0,
-                                         "keep_holes": False})
+                                         "keep_holes": False, "convex_solidity": 0.0})
     return PropagationConfig(**{**overrides, "min_structure_px": 0, "max_structure_px": 0, "max_slice_step_px": 0.0,
                                 "boundary_px": 0, "verification": verification})
 

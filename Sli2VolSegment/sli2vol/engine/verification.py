@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import ConvexHull, Delaunay, QhullError
 
 from sli2vol.validation import require, require_choice
 
@@ -23,6 +24,7 @@ class VerificationConfig:
     reference: str = "anchor"  # foreground sample: the "anchor" annotation, or the "previous" slice's mask (paper)
     growth_z: float = 0.75  # pixels the mask grows into must lie within this many SDs of the foreground mean (0: off)
     keep_holes: bool = True  # ring-shaped masks (e.g. myocardium) keep their hole; False: always fill holes (paper)
+    convex_solidity: float = 0.95  # a mask at least this convex (area / hull area) stays convex; 0: off (paper)
 
     def __post_init__(self) -> None:
         require_choice("verification rule", self.rule, VERIFICATION_RULES)
@@ -30,6 +32,7 @@ class VerificationConfig:
         require("ring_iterations", self.ring_iterations, integer=True, minimum=1)
         require("closing_iterations", self.closing_iterations, integer=True, minimum=0)
         require("growth_z", self.growth_z, minimum=0.0)
+        require("convex_solidity", self.convex_solidity, minimum=0.0, maximum=1.0)
 
 
 def close_mask(mask: np.ndarray, iterations: int) -> np.ndarray:
@@ -49,6 +52,37 @@ def ring_shaped(mask: np.ndarray, closing_iterations: int = 0) -> bool:
     closed = close_mask(mask, closing_iterations)
     holes = int(np.count_nonzero(fill_holes(closed) & ~closed))
     return holes >= RING_HOLE_FRACTION * max(int(np.count_nonzero(mask)), 1)
+
+
+def convex_hull(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (H, W) bool plus every pixel whose centre lies in the convex hull of its pixel centres."""
+    points = np.argwhere(mask)
+    if len(points) < 3:
+        return mask.copy()
+    try:
+        hull = Delaunay(points[ConvexHull(points).vertices])
+    except QhullError:  # collinear pixels: a line is its own hull
+        return mask.copy()
+    (y0, x0), (y1, x1) = points.min(axis=0), points.max(axis=0) + 1
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    out = mask.copy()
+    out[y0:y1, x0:x1] |= (hull.find_simplex(np.column_stack([yy.ravel(), xx.ravel()])) >= 0).reshape(yy.shape)
+    return out
+
+
+def solidity(mask: np.ndarray) -> float:
+    """Area of ``mask`` (H, W) bool over the area of its convex hull: 1 for a disc, ~0.5 for a ring."""
+    area = int(np.count_nonzero(mask))
+    return area / max(int(np.count_nonzero(convex_hull(mask))), 1)
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 4-connected component of ``mask`` (H, W) bool."""
+    components, n = ndimage.label(mask)
+    if n <= 1:
+        return mask.copy()
+    sizes = np.bincount(components.ravel())[1:]
+    return components == 1 + int(np.argmax(sizes))
 
 
 def ring_around(mask: np.ndarray, iterations: int) -> np.ndarray:
@@ -104,7 +138,10 @@ def verify_mask(
     """Keep a propagated pixel only if its intensity on the next slice is closer to p than to n (and,
     with ``config.growth_z``, a pixel outside ``prev_mask`` only if it is close to p), then fill
     holes and close the mask. With ``config.keep_holes``, holes are not filled when ``prev_mask``
-    is ring-shaped (filling would turn the myocardium into a disc covering the blood pool).
+    is ring-shaped (filling would turn the myocardium into a disc covering the blood pool). With
+    ``config.convex_solidity``, a convex ``prev_mask`` (a blood pool, a vessel) gives a convex result:
+    the largest kept component plus the propagated pixels inside its convex hull, so pixels rejected
+    inside the structure (papillary muscles, flow voids) do not eat it away slice after slice.
 
     Args:
         prev_slice, next_slice: (H, W) float intensities of slices i and i+1.
@@ -129,4 +166,8 @@ def verify_mask(
     if fill:
         kept = fill_holes(kept)
     kept = close_mask(kept, config.closing_iterations)
-    return fill_holes(kept) if fill and config.closing_iterations > 0 else kept
+    kept = fill_holes(kept) if fill and config.closing_iterations > 0 else kept
+    if config.convex_solidity > 0 and kept.any() and solidity(prev_mask) >= config.convex_solidity:
+        kept = largest_component(kept)
+        kept |= convex_hull(kept) & propagated
+    return kept
