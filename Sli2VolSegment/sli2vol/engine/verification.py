@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import ConvexHull, Delaunay, QhullError
+from scipy.spatial import ConvexHull, QhullError
 
 from sli2vol.validation import require, require_choice
 
@@ -55,18 +55,32 @@ def ring_shaped(mask: np.ndarray, closing_iterations: int = 0) -> bool:
 
 
 def convex_hull(mask: np.ndarray) -> np.ndarray:
-    """``mask`` (H, W) bool plus every pixel whose centre lies in the convex hull of its pixel centres."""
-    points = np.argwhere(mask)
-    if len(points) < 3:
+    """``mask`` (H, W) bool plus every pixel whose centre lies in the convex hull of its pixel centres.
+
+    The hull is that of each row's first and last pixel (the same hull, from 2 points per row), and
+    it is filled row by row between the column bounds its edges give, so the cost follows the
+    mask's height, not its area."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) == 0:
         return mask.copy()
+    inside = mask[rows]
+    first, last = inside.argmax(axis=1), mask.shape[1] - 1 - inside[:, ::-1].argmax(axis=1)
+    points = np.concatenate([np.column_stack([rows, first]), np.column_stack([rows, last])]).astype(float)
     try:
-        hull = Delaunay(points[ConvexHull(points).vertices])
-    except QhullError:  # collinear pixels: a line is its own hull
+        facets = ConvexHull(points).equations  # (F, 3): a * row + b * col + c <= 0 inside
+    except QhullError:  # fewer than 3 pixels, or all in a line: their own hull
         return mask.copy()
-    (y0, x0), (y1, x1) = points.min(axis=0), points.max(axis=0) + 1
-    yy, xx = np.mgrid[y0:y1, x0:x1]
+    y = np.arange(rows[0], rows[-1] + 1, dtype=float)[:, None]
+    a, b, c = facets[:, 0], facets[:, 1], facets[:, 2]
+    bound = -(a * y + c) / np.where(b == 0, 1.0, b)  # (rows, F): the column where each facet's line crosses the row
+    low = np.max(np.where(b < 0, bound, -np.inf), axis=1)
+    high = np.min(np.where(b > 0, bound, np.inf), axis=1)
+    tol = 1e-6
+    row_ok = np.all((b != 0) | (a * y + c <= tol), axis=1)
+    cols = np.arange(mask.shape[1])
+    filled = row_ok[:, None] & (cols >= low[:, None] - tol) & (cols <= high[:, None] + tol)
     out = mask.copy()
-    out[y0:y1, x0:x1] |= (hull.find_simplex(np.column_stack([yy.ravel(), xx.ravel()])) >= 0).reshape(yy.shape)
+    out[rows[0] : rows[-1] + 1] |= filled
     return out
 
 
