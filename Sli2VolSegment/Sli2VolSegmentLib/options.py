@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from sli2vol.errors import InputError
+from sli2vol.validation import require
 
 from Sli2VolSegmentLib.slice_axis import VIEW_NAMES
 
@@ -54,8 +55,7 @@ class PropagationOptions:
             raise InputError(f"segment_ids lists a segment twice: {list(ids)}")
         object.__setattr__(self, "segment_ids", ids)
         object.__setattr__(self, "view", _checked_view(self.view))
-        if isinstance(self.adapt_steps, bool) or not isinstance(self.adapt_steps, (int, np.integer)) or self.adapt_steps < 0:
-            raise InputError(f"adapt_steps must be an integer >= 0, got {self.adapt_steps!r}")
+        require("adapt_steps", self.adapt_steps, integer=True, minimum=0)
         for name in ("max_slices_backward", "max_slices_forward"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):

@@ -17,7 +17,6 @@ import slicer
 OPTIONS_UI = os.path.join(os.path.dirname(__file__), "..", "Resources", "UI", "Sli2VolOptions.ui")
 DEVICE_BY_TEXT = {"Auto": "auto", "CPU": "cpu", "CUDA": "cuda"}
 SLICES_TO_CHECK = 8
-ADAPT_STEPS = 40  # per-scan adaptation steps when "Adapt the model to this scan" is checked (a few seconds)
 
 
 def ensure_torch():
@@ -93,6 +92,8 @@ class PropagationPanel:
 
     def options(self, segment_ids):
         """:class:`PropagationOptions` for ``segment_ids`` from the widgets (raises sli2vol.InputError)."""
+        from sli2vol.training.adaptation import DEFAULT_ADAPT_STEPS
+
         from Sli2VolSegmentLib import PropagationOptions
 
         def limit(spin_box):
@@ -108,7 +109,7 @@ class PropagationPanel:
             model_path=self.ui.modelPathLineEdit.currentPath if self.ui.customModelCheckBox.checked else None,
             device=None if device == "auto" else device,
             use_corrections=self.ui.correctionsCheckBox.checked,
-            adapt_steps=ADAPT_STEPS if self.ui.adaptCheckBox.checked else 0,
+            adapt_steps=DEFAULT_ADAPT_STEPS if self.ui.adaptCheckBox.checked else 0,
         )
 
     # -- running -----------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ class RunFolder:
                                  "it is not a run folder this command can resume; choose another folder")
             check_writable_folder(self.path, create=True)
             return False
-        differences = config_differences(self.load_config_dict(), _as_json(config))
+        differences = config_differences(self.load_config_dict(), as_json(config))
         if differences:
             raise InputError(f"{self.path} holds a run with a different config ({'; '.join(differences)}); "
                              "choose another folder or repeat the original options to resume")
@@ -78,7 +78,7 @@ class RunFolder:
     def _write_config(self, config) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.config_path) as tmp:
-            tmp.write_text(json.dumps(_as_json(config), indent=1))
+            tmp.write_text(json.dumps(as_json(config), indent=1))
 
     @contextlib.contextmanager
     def session(self, config) -> Iterator[bool]:
@@ -142,7 +142,7 @@ class RunFolder:
                 from None
 
 
-def _as_json(config) -> dict:
+def as_json(config) -> dict:
     """``config`` (a dict, or a dataclass config with ``to_dict()``) as it reads back from JSON
     (tuples become lists), so comparisons are exact."""
     return json.loads(json.dumps(config.to_dict() if hasattr(config, "to_dict") else config))

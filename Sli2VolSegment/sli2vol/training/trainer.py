@@ -1,7 +1,6 @@
 """Self-supervised training of the correspondence network by slice reconstruction."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -16,7 +15,7 @@ from sli2vol.engine.affinity import local_affinity, warp
 from sli2vol.engine.network import ENCODER_STRIDES, CorrespondenceEncoder, NetworkConfig
 from sli2vol.errors import InputError, ModelError
 from sli2vol.io.model_io import build_encoder, save_model
-from sli2vol.io.run_folder import RunFolder
+from sli2vol.io.run_folder import RunFolder, as_json
 from sli2vol.training.pair_sampling import PairSamplingConfig, sample_batch
 from sli2vol.validation import require
 
@@ -113,7 +112,7 @@ class TrainingRun(RunFolder):
     def load_config_dict(self) -> dict:
         """The stored configuration with the defaults of options added since it was written, so a
         run started by an older version resumes (the new options' defaults keep its behaviour)."""
-        return json.loads(json.dumps(self.load_config().to_dict()))
+        return as_json(self.load_config())
 
     def load_state(self, checkpoint: str | Path | None = None) -> dict | None:
         """The latest (or the given) checkpoint: {"model", "optimiser", "step", "elapsed"}, or None."""
