@@ -158,17 +158,19 @@ def test_paper_engine_flag_maps_to_the_papers_settings():
     from sli2vol.cli.propagate import config_from_args
 
     args = build_parser().parse_args(["propagate", "i.nii", "m.nii", "-o", "o.nii", "--paper-engine",
-                                      "--convex-solidity", "0.9"])
+                                      "--convex-solidity", "0.9", "--ct-window-hu", "300"])
     cfg = config_from_args(args, None)
     assert (cfg.verification.rule, cfg.verification.reference, cfg.min_structure_px) == ("mean", "previous", 0)
     assert cfg.verification.convex_solidity == 0.0  # forced off, like every other deviation from the paper
+    assert cfg.ct_window_hu == 0.0
     assert (cfg.verification.growth_z, cfg.max_slice_step_px, cfg.boundary_px) == (0.0, 0.0, 0)
     args = build_parser().parse_args(["propagate", "i.nii", "m.nii", "-o", "o.nii", "--no-verification"])
     cfg = config_from_args(args, None)
     assert not cfg.verification.enabled and cfg.verification.rule == "gaussian" and cfg.min_structure_px == 48
-    assert (cfg.verification.growth_z, cfg.max_slice_step_px, cfg.boundary_px) == (0.75, 3.0, 1)
+    assert (cfg.verification.growth_z, cfg.max_slice_step_px, cfg.boundary_px, cfg.ct_window_hu) == (0.75, 3.0, 1, 400.0)
     args = build_parser().parse_args(["propagate", "i.nii", "m.nii", "-o", "o.nii", "--growth-z", "0",
-                                      "--max-slice-step-px", "0", "--boundary-px", "0", "--convex-solidity", "0.5"])
+                                      "--max-slice-step-px", "0", "--boundary-px", "0", "--convex-solidity", "0.5",
+                                      "--ct-window-hu", "0"])
     cfg = config_from_args(args, None)
     assert (cfg.verification.growth_z, cfg.max_slice_step_px, cfg.boundary_px) == (0.0, 0.0, 0)
-    assert cfg.verification.convex_solidity == 0.5
+    assert cfg.verification.convex_solidity == 0.5 and cfg.ct_window_hu == 0.0

@@ -86,6 +86,7 @@ CASES = [
     ("growth-z-negative", PROPAGATE + " --growth-z -0.5", EXIT_USAGE, "must be >= 0", None),
     ("growth-z-inf", PROPAGATE + " --growth-z inf", EXIT_USAGE, "finite", None),
     ("convex-solidity-above-one", PROPAGATE + " --convex-solidity 1.5", EXIT_USAGE, "must be <= 1", None),
+    ("ct-window-negative", PROPAGATE + " --ct-window-hu -400", EXIT_USAGE, "must be >= 0", None),
     ("backward-negative", PROPAGATE + " --backward -1", EXIT_USAGE, "must be >= 0", None),
     ("labels-zero", PROPAGATE + " --labels 0", EXIT_USAGE, "label ids must be integers >= 1", None),
     ("labels-text", PROPAGATE + " --labels a,b", EXIT_USAGE, "comma-separated integer", None),

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from annotations import one_slice_annotation
 from sli2vol.engine.directions import recover_boundary
+from sli2vol.engine.normalization import centred_window
 from sli2vol.engine.propagation import PropagationConfig, paper_config, propagate_volume, working_shape
 from sli2vol.engine.verification import VerificationConfig
 from sli2vol.errors import InputError, PropagationCancelled
@@ -156,3 +157,28 @@ def test_recover_boundary_adds_only_the_likely_rim():
     expected[15, 5:15] = expected[5:15, 4] = expected[5:15, 15] = True  # 4-connected rim, not the corners
     np.testing.assert_array_equal(out, expected)
     assert recover_boundary(kept, prob, 0, 0.25) is kept
+
+
+def test_ct_window_is_centred_on_the_annotation(trained_model_path, phantom):
+    """A structure far above the soft-tissue range (bone-like, ~1100 HU) is invisible in the fixed
+    [-300, 400] HU window (every voxel but air saturates); the window centred on the annotation
+    gives it its contrast back."""
+    image, labels, spacing = phantom
+    bone = image + 900.0  # HU: structures ~1050-1170, background ~940
+    bone[:, :, :6] = bone[:, :, -6:] = -1000.0  # air at the edges: the volume looks like CT
+    mask = one_slice_annotation(np.where(labels == 1, 1, 0).astype(labels.dtype), largest_slice(labels, 1))
+    model = load_model(trained_model_path)
+    centred = dice(propagate_volume(bone, mask, spacing, model) == 1, labels == 1)
+    fixed = dice(propagate_volume(bone, mask, spacing, model, PropagationConfig(ct_window_hu=0.0)) == 1, labels == 1)
+    assert centred >= 0.9
+    assert fixed < centred - 0.1
+
+
+def test_centred_window_refuses_bad_values():
+    assert centred_window(np.array([10.0, 20.0, 1000.0]), 400.0) == (-180.0, 220.0)
+    with pytest.raises(InputError, match="empty annotation"):
+        centred_window(np.array([]), 400.0)
+    with pytest.raises(InputError, match="window width"):
+        centred_window(np.array([1.0]), 0.0)
+    with pytest.raises(InputError, match="ct_window_hu"):
+        PropagationConfig(ct_window_hu=-1.0)

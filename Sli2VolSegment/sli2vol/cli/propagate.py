@@ -106,10 +106,14 @@ def add_propagation_options(p) -> None:
     p.add_argument("--adapt-seed", type=NON_NEGATIVE_INT, default=0, help="seed of the fine-tuning's slice-pair draw")
     p.add_argument("--paper-engine", action="store_true",
                    help="the paper's engine: nearest-mean verification on the previous slice, no growth test, "
-                        "holes always filled, convex masks not kept convex, no zoom, no boundary recovery")
+                        "holes always filled, convex masks not kept convex, no zoom, no boundary recovery, "
+                        "CT in the fixed [-300, 400] HU window")
     p.add_argument("--full-frame", action="store_true", help="process whole slices instead of a region")
     p.add_argument("--no-isotropic", action="store_true", help="do not resample slices to square pixels")
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="auto")
+    p.add_argument("--ct-window-hu", type=NON_NEGATIVE_FLOAT, default=PropagationConfig.ct_window_hu,
+                   help="CT: an intensity window this wide (HU) centred on the median under each label's "
+                        "annotation (0: the fixed [-300, 400] HU window, as the paper)")
     p.add_argument("--window", type=FINITE_FLOAT, nargs=2, action=Window, metavar=("LOW", "HIGH"),
                    help="explicit intensity window, LOW < HIGH")
     add_device_and_threads(p)
@@ -128,6 +132,7 @@ def config_from_args(args, axis: int | None = None) -> PropagationConfig:
         "verification": verification,
         "normalization": args.normalization,
         "intensity_window": args.window,
+        "ct_window_hu": args.ct_window_hu,
         "use_roi": not args.full_frame,
         "isotropic": not args.no_isotropic,
         "min_structure_px": args.min_structure_px,

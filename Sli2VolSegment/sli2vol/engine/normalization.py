@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sli2vol.validation import require_choice, require_window
+from sli2vol.errors import InputError
+from sli2vol.validation import require, require_choice, require_window
 
 CT_WINDOW_HU = (-300.0, 400.0)
 PERCENTILES = (0.5, 99.5)
@@ -36,6 +37,18 @@ def intensity_window(volume: np.ndarray, mode: str = "auto") -> tuple[float, flo
     if high <= low:
         high = low + 1.0
     return float(low), float(high)
+
+
+def centred_window(values: np.ndarray, width: float) -> tuple[float, float]:
+    """(low, high) window ``width`` wide (same units as ``values``, e.g. HU) centred on the median of
+    ``values`` (the intensities under an annotation), so that the annotated structure and its
+    surroundings get the full contrast whatever the tissue (fat, soft tissue, contrast-filled
+    vessels, bone)."""
+    require("window width", width, above=0.0)
+    if values.size == 0:
+        raise InputError("cannot centre an intensity window on an empty annotation")
+    centre = float(np.median(values))
+    return centre - width / 2.0, centre + width / 2.0
 
 
 def normalize_intensity(volume: np.ndarray, window: tuple[float, float]) -> np.ndarray:

@@ -11,7 +11,7 @@ from sli2vol.engine.annotation import anchors_by_label, detect_annotation_axis, 
 from sli2vol.engine.confidence import chain_confidence, slice_confidence
 from sli2vol.engine.device import select_device
 from sli2vol.engine.directions import CancelCheck, Direction, DirectionRunner, ProgressCallback
-from sli2vol.engine.normalization import NORMALIZATIONS, intensity_window
+from sli2vol.engine.normalization import CT_WINDOW_HU, NORMALIZATIONS, centred_window, intensity_window
 from sli2vol.engine.pair_propagator import PairPropagator
 from sli2vol.engine.region import paste
 from sli2vol.engine.slice_source import SliceSource, isotropic_shape, resample_labels, resize_plane
@@ -31,6 +31,7 @@ class PropagationConfig:
     verification: VerificationConfig = field(default_factory=VerificationConfig)
     normalization: str = "auto"  # "auto", "ct" ([-300, 400] HU) or "percentile"
     intensity_window: Optional[tuple] = None  # explicit (low, high), overrides normalization
+    ct_window_hu: float = 400.0  # CT: window this wide (HU) centred on each annotation; 0: [-300, 400]
     use_roi: bool = True  # work on a region around the mask (False: full frame, same result)
     isotropic: bool = True  # resample slices to square pixels when in-plane spacing differs
     min_structure_px: int = 48  # zoom slices in so the annotation spans at least this many pixels (0: off)
@@ -57,6 +58,7 @@ class PropagationConfig:
                 require(name, getattr(self, name), integer=True, minimum=0)
         require_choice("normalization", self.normalization, NORMALIZATIONS)
         require_window("intensity_window", self.intensity_window)
+        require("ct_window_hu", self.ct_window_hu, minimum=0.0)
         require("min_structure_px", self.min_structure_px, integer=True, minimum=0)
         require("max_structure_px", self.max_structure_px, integer=True, minimum=0)
         require("max_zoom", self.max_zoom, minimum=1.0)
@@ -70,16 +72,17 @@ class PropagationConfig:
 
 def paper_config(**overrides) -> PropagationConfig:
     """The paper's engine: nearest-mean verification against the previous slice, no growth test, holes
-    always filled, no convex shapes kept convex, no zoom, no boundary recovery (these settings are forced; every other option comes from ``overrides``).
+    always filled, no convex shapes kept convex, no zoom, no boundary recovery, CT in the fixed
+    [-300, 400] HU window (these settings are forced; every other option comes from ``overrides``).
 
     (The defaults add a likelihood-ratio verification against the annotated slice, a stricter test
-    for pixels the mask grows into, zoom for small structures and thick slices, and boundary
-    recovery; see ``PropagationConfig`` and ``VerificationConfig``.)"""
+    for pixels the mask grows into, zoom for small structures and thick slices, boundary recovery,
+    and a CT window centred on each annotation; see ``PropagationConfig`` and ``VerificationConfig``.)"""
     verification = overrides.pop("verification", VerificationConfig())
     verification = VerificationConfig(**{**verification.__dict__, "rule": "mean", "reference": "previous", "growth_z": 0.0,
                                          "keep_holes": False, "convex_solidity": 0.0})
     return PropagationConfig(**{**overrides, "min_structure_px": 0, "max_structure_px": 0, "max_slice_step_px": 0.0,
-                                "boundary_px": 0, "verification": verification})
+                                "boundary_px": 0, "ct_window_hu": 0.0, "verification": verification})
 
 
 
@@ -253,6 +256,7 @@ def propagate_volume_with_confidence(
     anchors = anchors_by_label(stack_mask, config.labels)
     plane_spacing = tuple(s for a, s in enumerate(spacing) if a != axis)
     window = tuple(config.intensity_window) if config.intensity_window else intensity_window(image, config.normalization)
+    centre_ct_window = config.intensity_window is None and config.ct_window_hu > 0 and window == CT_WINDOW_HU
     n, native_hw = stack.shape[0], stack.shape[1:]
     limits = tuple(n if v is None else int(v) for v in (config.max_slices_backward, config.max_slices_forward))
     planned = sum(_planned_steps(a, n, limits) + config.adaptation.steps for a in anchors.values())
@@ -266,16 +270,20 @@ def propagate_volume_with_confidence(
     confidence = {label: {} for label in anchors}
     for number, (label, label_anchors) in enumerate(anchors.items(), start=1):
         shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config, spacing[axis])
+        label_window = window
+        if centre_ct_window:
+            annotated = stack[label_anchors][stack_mask[label_anchors] == label]  # HU under the annotation
+            label_window = centred_window(annotated, config.ct_window_hu)
         anchor_masks = {
             a: resample_labels((stack_mask[a] == label)[None].astype(np.uint8), shape_hw)[0] > 0 for a in label_anchors
         }
         label_model = model
         if config.adaptation.enabled:
-            volume = region_volume(SliceSource(stack, window, shape_hw), anchor_masks, (spacing[axis], *plane_spacing),
-                                   config.adaptation.crop)
+            volume = region_volume(SliceSource(stack, label_window, shape_hw), anchor_masks,
+                                   (spacing[axis], *plane_spacing), config.adaptation.crop)
             label_model = adapted_model(model, volume, config.adaptation, device, runner.tick)
 
-        def new_propagator(label_model=label_model, shape_hw=shape_hw) -> PairPropagator:
+        def new_propagator(label_model=label_model, window=label_window, shape_hw=shape_hw) -> PairPropagator:
             return PairPropagator(label_model, SliceSource(stack, window, shape_hw), device, config.verification,
                                   config.use_roi, config.band_bytes)
 
