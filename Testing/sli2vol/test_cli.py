@@ -167,7 +167,7 @@ def test_paper_engine_flag_maps_to_the_papers_settings():
     args = build_parser().parse_args(["propagate", "i.nii", "m.nii", "-o", "o.nii", "--no-verification"])
     cfg = config_from_args(args, None)
     assert not cfg.verification.enabled and cfg.verification.rule == "gaussian" and cfg.min_structure_px == 48
-    assert (cfg.verification.growth_z, cfg.max_slice_step_px, cfg.boundary_px, cfg.ct_window_hu) == (0.75, 3.0, 1, 400.0)
+    assert (cfg.verification.growth_z, cfg.max_slice_step_px, cfg.boundary_px, cfg.ct_window_hu) == (0.75, 3.0, 1, 700.0)
     args = build_parser().parse_args(["propagate", "i.nii", "m.nii", "-o", "o.nii", "--growth-z", "0",
                                       "--max-slice-step-px", "0", "--boundary-px", "0", "--convex-solidity", "0.5",
                                       "--ct-window-hu", "0"])

@@ -31,7 +31,7 @@ class PropagationConfig:
     verification: VerificationConfig = field(default_factory=VerificationConfig)
     normalization: str = "auto"  # "auto", "ct" ([-300, 400] HU) or "percentile"
     intensity_window: Optional[tuple] = None  # explicit (low, high), overrides normalization
-    ct_window_hu: float = 400.0  # CT: window this wide (HU) centred on each annotation; 0: [-300, 400]
+    ct_window_hu: float = 700.0  # CT: window this wide (HU) centred on each annotation; 0: [-300, 400]
     use_roi: bool = True  # work on a region around the mask (False: full frame, same result)
     isotropic: bool = True  # resample slices to square pixels when in-plane spacing differs
     min_structure_px: int = 48  # zoom slices in so the annotation spans at least this many pixels (0: off)
