@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from crest_comparison import cpu_protocol, run_benchmark
+from crest_comparison import Protocol, cpu_protocol, run_benchmark
 from crest_tools.dataset_format import save_dataset
 
 PATCH = 32
@@ -94,15 +94,18 @@ def build_dataset(data: Path, seed: int, folder: Path) -> Path:
     return folder
 
 
-def main() -> None:
+def main(protocol: Protocol = PROTOCOL, name: str = "organ-patches", model: str = "", script: str = __file__,
+         default_work: Path = DEFAULT_WORK) -> None:
+    """Train or report the benchmark with ``protocol``; ``name`` and ``model`` (a phrase for the
+    heading) tell a variant's RESULTS.md section apart."""
     run_benchmark(
         __doc__.splitlines()[0],
-        DEFAULT_WORK,
+        default_work,
         lambda args, seed: build_dataset(args.data, seed, args.work / f"data_seed{seed}"),
-        PROTOCOL,
-        "organ-patches",
-        "BTCV organ patches (13 organs, natural imbalance, split by patient)",
-        "nice -n 10 python benchmarks/crest_organ_patches.py /work/shared/data",
+        protocol,
+        name,
+        f"BTCV organ patches (13 organs, natural imbalance, split by patient){model}",
+        f"nice -n 10 python benchmarks/{Path(script).name} /work/shared/data",
         f"""32x32 axial patches around organ voxels of the 20 BTCV cases,
 min({MAX_PATCHES}, voxels // {VOXELS_PER_PATCH}) per case and organ; {TEST_CASES} test cases, the others
 training, 10% of each organ's training patches labelled; no flips (left / right organs).""",
