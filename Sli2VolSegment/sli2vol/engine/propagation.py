@@ -269,11 +269,11 @@ def propagate_volume_with_confidence(
     best = _BestScores(native_hw, competing=len(anchors) > 1)
     confidence = {label: {} for label in anchors}
     for number, (label, label_anchors) in enumerate(anchors.items(), start=1):
-        shape_hw = working_shape(stack_mask[label_anchors] == label, plane_spacing, config, spacing[axis])
+        annotation = stack_mask[label_anchors] == label  # (A, H, W) this label's annotated slices
+        shape_hw = working_shape(annotation, plane_spacing, config, spacing[axis])
         label_window = window
         if centre_ct_window:
-            annotated = stack[label_anchors][stack_mask[label_anchors] == label]  # HU under the annotation
-            label_window = centred_window(annotated, config.ct_window_hu)
+            label_window = centred_window(stack[label_anchors][annotation], config.ct_window_hu)  # HU under it
         anchor_masks = {
             a: resample_labels((stack_mask[a] == label)[None].astype(np.uint8), shape_hw)[0] > 0 for a in label_anchors
         }
