@@ -275,7 +275,7 @@ def propagate_volume_with_confidence(
         if centre_ct_window:
             label_window = centred_window(stack[label_anchors][annotation], config.ct_window_hu)  # HU under it
         anchor_masks = {
-            a: resample_labels((stack_mask[a] == label)[None].astype(np.uint8), shape_hw)[0] > 0 for a in label_anchors
+            a: resample_labels(on_a[None].astype(np.uint8), shape_hw)[0] > 0 for a, on_a in zip(label_anchors, annotation)
         }
         label_model = model
         if config.adaptation.enabled:
