@@ -190,6 +190,7 @@ class CReSTToolsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         return TrainingOptions(
             method=ui.methodComboBox.currentText, generations=ui.generationsSpinBox.value,
             steps=ui.stepsSpinBox.value, alpha=ui.alphaSpinBox.value, t_min=ui.tMinSpinBox.value,
+            pick_from=ui.pickFromComboBox.currentText, warm_start=ui.warmStartCheckBox.checked,
             batch_size=ui.batchSizeSpinBox.value, architecture=ui.architectureComboBox.currentText,
             no_flip=not ui.flipCheckBox.checked, device=ui.deviceComboBox.currentText, threads=ui.threadsSpinBox.value,
         )

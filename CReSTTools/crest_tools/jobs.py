@@ -35,7 +35,7 @@ from sli2vol.errors import EXIT_INTERRUPTED  # Ctrl-C caught by the command line
 from sli2vol.io.atomic import atomic_path
 from sli2vol.validation import require, require_choice
 
-from .config import ARCHITECTURES, METHODS
+from .config import ARCHITECTURES, METHODS, PICK_SOURCES
 from .dataset_format import manifest_path
 from .progress_log import LOG_NAME
 from .progress_reader import ProgressReader, TrainingProgress
@@ -57,6 +57,8 @@ class TrainingOptions:
     steps: int = 500
     alpha: float = 1.0 / 3.0
     t_min: float = 0.5
+    pick_from: str = "plain"  # deviation from the paper: "logit-adjusted"
+    warm_start: bool = False  # deviation from the paper: generation g starts from g - 1's EMA weights
     batch_size: int = 32
     unlabelled_ratio: int = 3
     threshold: float = 0.95
@@ -73,6 +75,7 @@ class TrainingOptions:
     def __post_init__(self) -> None:
         require_choice("method", self.method, METHODS)
         require_choice("architecture", self.architecture, ARCHITECTURES)
+        require_choice("pick_from", self.pick_from, PICK_SOURCES)
         for name in ("generations", "steps", "batch_size", "width", "depth", "threads",
                      "checkpoint_interval", "log_interval"):
             require(name, getattr(self, name), integer=True, minimum=1)

@@ -27,6 +27,12 @@ def test_options_become_crest_train_arguments():
     assert arguments[:2] == ["--method", "fixmatch"]
     assert arguments[arguments.index("--t-min") + 1] == "0.25" and "--no-flip" in arguments
     assert "--no-flip" not in TrainingOptions().arguments()
+    defaults = TrainingOptions().arguments()  # the paper's variant unless a deviation is asked for
+    assert defaults[defaults.index("--pick-from") + 1] == "plain" and "--warm-start" not in defaults
+    deviations = TrainingOptions(pick_from="logit-adjusted", warm_start=True).arguments()
+    assert deviations[deviations.index("--pick-from") + 1] == "logit-adjusted" and "--warm-start" in deviations
+    with pytest.raises(ValueError, match="pick_from must be one of .* got 'confident'"):
+        TrainingOptions(pick_from="confident")
     with pytest.raises(ValueError, match="method must be one of .* got 'mixmatch'"):
         TrainingOptions(method="mixmatch")
     with pytest.raises(ValueError, match="steps must be >= 1, got 0"):

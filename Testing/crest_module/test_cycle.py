@@ -18,7 +18,8 @@ from Sli2VolSegmentLib.repropagation import segment_tag
 SETTINGS = ExportSettings(patch_px=12, patch_mm=12.0, window=(0, 255), voxels_per_patch=8,
                           max_patches_per_segment=40, unlabelled_per_volume=20, test_fraction=0.34, seed=1)
 OPTIONS = TrainingOptions(method="crest+", generations=2, steps=60, batch_size=16, unlabelled_ratio=2,
-                          threshold=0.9, device="cpu", log_interval=10, checkpoint_interval=30)
+                          threshold=0.9, device="cpu", log_interval=10, checkpoint_interval=30,
+                          pick_from="logit-adjusted", warm_start=True)
 
 
 @pytest.fixture
@@ -36,6 +37,8 @@ def test_export_train_evaluate_apply(finished_job):
     pairs, job, summary = finished_job
     status = job.status()
     assert status.state == "finished" and len(status.progress.history) == 2
+    crest_config = json.loads((job.run_dir / "config.json").read_text())["crest"]
+    assert crest_config["warm_start"] and crest_config["pick_from"] == "logit-adjusted"  # the module's deviations reach the run
 
     results = load_results(job.run_dir / "evaluation", job.record()["dataset"])
     assert [c.name for c in results.classes] == summary.class_names
