@@ -35,7 +35,7 @@ from sli2vol.errors import EXIT_INTERRUPTED  # Ctrl-C caught by the command line
 from sli2vol.io.atomic import atomic_path
 from sli2vol.validation import require, require_choice
 
-from .config import ARCHITECTURES, METHODS, PICK_SOURCES
+from .config import ARCHITECTURES, METHODS, PICK_SOURCES, CrestConfig, FixMatchConfig, ModelConfig, RunConfig
 from .dataset_format import manifest_path
 from .progress_log import LOG_NAME
 from .progress_reader import ProgressReader, TrainingProgress
@@ -50,25 +50,26 @@ def _write_record(path: Path, record: dict) -> None:
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    """The ``crest train`` options a job can set (see ``crest train --help``)."""
+    """The ``crest train`` options a job can set (see ``crest train --help``); the run settings
+    default to those of ``crest train`` (the ``config`` dataclasses), the logging to a finer grain."""
 
-    method: str = "crest+"
-    generations: int = 6
-    steps: int = 500
-    alpha: float = 1.0 / 3.0
-    t_min: float = 0.5
-    pick_from: str = "plain"  # deviation from the paper: "logit-adjusted"
-    warm_start: bool = False  # deviation from the paper: generation g starts from g - 1's EMA weights
-    batch_size: int = 32
-    unlabelled_ratio: int = 3
-    threshold: float = 0.95
-    architecture: str = "small_cnn"
-    width: int = 16
-    depth: int = 1
-    no_flip: bool = False
+    method: str = CrestConfig.method
+    generations: int = CrestConfig.generations
+    steps: int = FixMatchConfig.steps
+    alpha: float = CrestConfig.alpha
+    t_min: float = CrestConfig.t_min
+    pick_from: str = CrestConfig.pick_from  # deviation from the paper: "logit-adjusted"
+    warm_start: bool = CrestConfig.warm_start  # deviation from the paper: start from g - 1's EMA weights
+    batch_size: int = FixMatchConfig.batch_size
+    unlabelled_ratio: int = FixMatchConfig.unlabelled_ratio
+    threshold: float = FixMatchConfig.threshold
+    architecture: str = ModelConfig.architecture
+    width: int = ModelConfig.width
+    depth: int = ModelConfig.depth
+    no_flip: bool = not FixMatchConfig.flip
     device: str = "auto"
     threads: int = 1
-    seed: int = 0
+    seed: int = RunConfig.seed
     checkpoint_interval: int = 100
     log_interval: int = 10
 

@@ -274,9 +274,7 @@ def propagate_volume_with_confidence(
         label_window = window
         if centre_ct_window:
             label_window = centred_window(stack[label_anchors][annotation], config.ct_window_hu)  # HU under it
-        anchor_masks = {
-            a: resample_labels(on_a[None].astype(np.uint8), shape_hw)[0] > 0 for a, on_a in zip(label_anchors, annotation)
-        }
+        anchor_masks = dict(zip(label_anchors, resample_labels(annotation.astype(np.uint8), shape_hw) > 0))
         label_model = model
         if config.adaptation.enabled:
             volume = region_volume(SliceSource(stack, label_window, shape_hw), anchor_masks,
