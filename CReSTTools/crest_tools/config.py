@@ -76,6 +76,11 @@ class CrestConfig:
         require("alpha", self.alpha, minimum=0.0)
         require("t_min", self.t_min, minimum=0.0, maximum=1.0)
         require_choice("pick_from", self.pick_from, PICK_SOURCES)
+        if self.method == "fixmatch" and (self.warm_start or self.pick_from != "plain"):
+            raise InputError(
+                "warm_start and pick_from change how CReST generations follow each other; method 'fixmatch' "
+                f"trains one generation, got warm_start={self.warm_start!r}, pick_from={self.pick_from!r}"
+            )
 
     @property
     def distribution_alignment(self) -> bool:

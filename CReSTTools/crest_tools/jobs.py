@@ -33,9 +33,9 @@ from pathlib import Path
 
 from sli2vol.errors import EXIT_INTERRUPTED  # Ctrl-C caught by the command line: stopped, not failed
 from sli2vol.io.atomic import atomic_path
-from sli2vol.validation import require, require_choice
+from sli2vol.validation import require
 
-from .config import ARCHITECTURES, METHODS, PICK_SOURCES, CrestConfig, FixMatchConfig, ModelConfig, RunConfig
+from .config import CrestConfig, FixMatchConfig, ModelConfig, RunConfig
 from .dataset_format import manifest_path
 from .progress_log import LOG_NAME
 from .progress_reader import ProgressReader, TrainingProgress
@@ -74,11 +74,13 @@ class TrainingOptions:
     log_interval: int = 10
 
     def __post_init__(self) -> None:
-        require_choice("method", self.method, METHODS)
-        require_choice("architecture", self.architecture, ARCHITECTURES)
-        require_choice("pick_from", self.pick_from, PICK_SOURCES)
-        for name in ("generations", "steps", "batch_size", "width", "depth", "threads",
-                     "checkpoint_interval", "log_interval"):
+        # The run configs' own checks, so a bad job is refused when it is created, in crest train's words.
+        ModelConfig(self.architecture, self.width, self.depth)
+        FixMatchConfig(steps=self.steps, batch_size=self.batch_size, unlabelled_ratio=self.unlabelled_ratio,
+                       threshold=self.threshold, flip=not self.no_flip)
+        CrestConfig(self.method, self.generations, self.alpha, self.t_min, self.pick_from, self.warm_start)
+        RunConfig(seed=self.seed, checkpoint_interval=self.checkpoint_interval)
+        for name in ("threads", "log_interval"):
             require(name, getattr(self, name), integer=True, minimum=1)
 
     def arguments(self) -> list[str]:

@@ -64,6 +64,8 @@ CASES = [
     ("alpha-negative", TRAIN + " --alpha -1", EXIT_USAGE, "must be >= 0", None),
     ("t-min-above-one", TRAIN + " --t-min 2", EXIT_USAGE, "must be <= 1", None),
     ("lr-nan", TRAIN + " --lr nan", EXIT_USAGE, "finite", None),
+    ("warm-start-with-fixmatch", TRAIN + " --warm-start", EXIT_ERROR, "method 'fixmatch' trains one generation", None),
+    ("la-picks-with-fixmatch", TRAIN + " --pick-from logit-adjusted", EXIT_ERROR, "got warm_start=False, pick_from=", None),
     ("width-zero", TRAIN + " --width 0", EXIT_USAGE, "must be >= 1", None),
     ("seed-negative", TRAIN + " --seed -1", EXIT_USAGE, "must be >= 0", None),
     ("device-gpu", TRAIN + " --device gpu", EXIT_USAGE, "'gpu' is not a device name", None),

@@ -37,6 +37,13 @@ def test_options_become_crest_train_arguments():
         TrainingOptions(method="mixmatch")
     with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
         TrainingOptions(steps=0)
+    # refused when the job is created, with crest train's messages, not later in the job's log
+    with pytest.raises(ValueError, match="alpha must be >= 0, got -1"):
+        TrainingOptions(alpha=-1)
+    with pytest.raises(ValueError, match="threshold must be <= 1, got 1.5"):
+        TrainingOptions(threshold=1.5)
+    with pytest.raises(ValueError, match="method 'fixmatch' trains one generation, got warm_start=True"):
+        TrainingOptions(method="fixmatch", warm_start=True)
 
 
 def test_reader_keeps_its_offset_and_waits_for_a_complete_line(tmp_path):
