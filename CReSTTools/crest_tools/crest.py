@@ -25,19 +25,32 @@ import torch
 from tqdm import tqdm
 
 from .config import RunConfig
-from .dataset_format import Dataset
+from .dataset_format import Dataset, DatasetError
 from .distributed import Placement, broadcast_from_main, wrap_for_training
 from .distribution_alignment import DistributionAligner, alignment_temperature, tempered_target
 from .fixmatch import FixMatchTrainer, StepLogs, TrainingData
 from .inference import predict_logits, softmax
 from .metrics import classification_report, logit_adjusted
-from .models import build_model
+from .models import MIN_IMAGE_SIZE, build_model
 from .pick_diagnostics import imbalance_warning, pick_diagnostics
 from .progress_log import ProgressLog
 from .run_directory import RunDirectory
 from .sampling import sampling_rates, select_pseudo_labelled
 
 SEED_STRIDE = 1009  # seeds of (run seed, generation, rank) combinations do not collide
+
+
+def check_trainable(dataset: Dataset) -> None:
+    """Raise :class:`DatasetError` for a valid dataset that training cannot use: no unlabelled
+    samples (FixMatch and CReST learn from them) or images smaller than the networks need."""
+    if dataset.splits["unlabelled"].size == 0:
+        raise DatasetError("the dataset's 'unlabelled' split is empty: FixMatch and CReST train on unlabelled samples")
+    height, width = dataset.images.shape[2:]
+    if min(height, width) < MIN_IMAGE_SIZE:
+        raise DatasetError(
+            f"images of {height}x{width} pixels are too small to train on: at least "
+            f"{MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} needed"
+        )
 
 
 @dataclass
@@ -127,6 +140,7 @@ class CrestRun:
         show_progress: bool = True,
         on_step: Callable[[int, int, StepLogs], None] | None = None,
     ) -> None:
+        check_trainable(dataset)
         self.config = config
         self.dataset = dataset
         self.run_dir = run_dir

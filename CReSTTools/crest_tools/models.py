@@ -8,6 +8,7 @@ from torch import nn
 from .config import ModelConfig
 
 STAGES = 3  # resolution halves between stages; channels double
+MIN_IMAGE_SIZE = 2 ** (STAGES - 1)  # pixels (H and W) the small CNN's 2x2 poolings need
 
 
 def _conv_bn_relu(c_in: int, c_out: int) -> nn.Sequential:

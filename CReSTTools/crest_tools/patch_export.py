@@ -26,6 +26,11 @@ from .export_settings import ClassMapping, ExportSettings
 from .patch_sampling import choose_centres, patches_for_segment, sample_patches, volume_window
 from .pick_diagnostics import imbalance_ratio
 
+NO_UNLABELLED_HINT = (
+    "set unlabelled patches per volume (volumes without segmentation give only these), an unlabelled "
+    "fraction of the segmented volumes, or force a segmented volume to the unlabelled split"
+)
+
 
 @dataclass
 class VolumeSource:
@@ -119,6 +124,10 @@ class ExportSummary:
         """Classes without any labelled patch (training would refuse the dataset)."""
         return [n for n, c in zip(self.class_names, self.counts["labelled"]) if c == 0]
 
+    def has_unlabelled(self) -> bool:
+        """True when the unlabelled split gets patches (training refuses a dataset without)."""
+        return self.unknown > 0 or any(self.counts["unlabelled"])
+
     def text(self) -> str:
         """A plain-text table of the counts, the imbalance ratio and the volumes per split."""
         lines = [f"{'class':<28} {'labelled':>9} {'unlabelled':>10} {'test':>6}"]
@@ -131,6 +140,8 @@ class ExportSummary:
         missing = self.missing_labelled()
         if missing:
             lines.append(f"classes without labelled patches: {', '.join(missing)}")
+        if not self.has_unlabelled():
+            lines.append(f"no unlabelled patches (training needs some): {NO_UNLABELLED_HINT}")
         if self.empty_segments:
             empty = "; ".join(f"{v}: {', '.join(names)}" for v, names in self.empty_segments.items())
             lines.append(f"segments without voxels on their volume (skipped): {empty}")
@@ -252,7 +263,7 @@ def write_export(plan: ExportPlan, folder: str | Path, overwrite: bool = False) 
     partial dataset. The manifest gets an ``"export"`` section: settings, class mapping, summary.
 
     Raises:
-        ValueError: a class lacks labelled patches, the test split is empty, or ``folder`` exists
+        ValueError: a class lacks labelled patches, the test or unlabelled split is empty, or ``folder`` exists
             and ``overwrite`` is False.
     """
     folder = Path(folder)
@@ -264,6 +275,8 @@ def write_export(plan: ExportPlan, folder: str | Path, overwrite: bool = False) 
         )
     if not any(summary.counts["test"]):
         raise ValueError("the test split has no patches: raise test_fraction or assign a segmented volume to test")
+    if not summary.has_unlabelled():
+        raise ValueError(f"the unlabelled split has no patches, and training needs some: {NO_UNLABELLED_HINT}")
     if folder.exists() and not overwrite:
         raise ValueError(f"{folder} already exists; choose another folder or allow overwriting")
     class_id = {name: i for i, name in enumerate(summary.class_names)}

@@ -47,6 +47,16 @@ def _other_run(d, dataset):
     RunDirectory(d / "run").prepare(config)
 
 
+def _dataset_variant(folder, unlabelled=True, size=None):
+    """A valid dataset that training cannot use: no unlabelled split, or images cropped to ``size`` px."""
+    arrays = synthetic_arrays()
+    if not unlabelled:
+        arrays["splits"]["unlabelled"] = []
+    if size is not None:
+        arrays["images"] = arrays["images"][:, :, :size, :size]
+    save_dataset(folder, **arrays)
+
+
 TRAIN = "train {dataset} -o {d}/run " + " ".join(train_options(1, 10, method="fixmatch"))
 PREDICT = "predict {run} {d}/good.npz -o {d}/p.csv"
 EVALUATE = "evaluate {run} -o {d}/evaluation"
@@ -72,6 +82,10 @@ CASES = [
     ("device-mps", PREDICT + " --device mps", EXIT_USAGE, "MPS (Apple GPU) is not available", None),
     ("predict-window-reversed", PREDICT + " --window 1 0", EXIT_USAGE, "low < high", None),
     ("evaluate-generation-negative", EVALUATE + " --generation -1", EXIT_USAGE, "must be >= 0", None),
+    ("train-without-unlabelled", "train {d}/no_unlabelled -o {d}/run", EXIT_ERROR, "'unlabelled' split is empty",
+     lambda d, ds: _dataset_variant(d / "no_unlabelled", unlabelled=False)),
+    ("train-tiny-images", "train {d}/tiny -o {d}/run", EXIT_ERROR, "3x3 pixels are too small to train on",
+     lambda d, ds: _dataset_variant(d / "tiny", size=3)),
     ("train-dataset-missing", "train {d}/absent -o {d}/run", EXIT_ERROR, "dataset manifest not found", None),
     ("train-run-reused-with-other-options", TRAIN, EXIT_ERROR, "different config (", _other_run),
     (

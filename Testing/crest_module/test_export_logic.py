@@ -110,6 +110,20 @@ def test_fixed_split_and_missing_class_is_refused_before_writing(synthetic_scene
     assert not (tmp_path / "dataset").exists() and list(tmp_path.iterdir()) == []
 
 
+def test_export_without_unlabelled_patches_is_refused_before_writing(synthetic_scene, tmp_path):
+    _, pairs = synthetic_scene
+    # no patches per volume: the unsegmented volume gives none, and no segmented volume is unlabelled
+    settings = SETTINGS.__class__(**{**SETTINGS.to_dict(), "unlabelled_per_volume": 0})
+    plan = plan_scene_export(pairs, settings, MAPPING)
+    assert plan.summary.volumes["unlabelled"] == ["plain"] and not plan.summary.has_unlabelled()
+    assert "no unlabelled patches (training needs some)" in plan.summary.text()
+    with pytest.raises(ValueError, match="the unlabelled split has no patches"):
+        write_export(plan, tmp_path / "dataset")
+    assert list(tmp_path.iterdir()) == []
+    forced = plan_scene_export(pairs, settings, MAPPING, fixed_split={"oblique": "unlabelled"})
+    assert forced.summary.has_unlabelled() and "no unlabelled" not in forced.summary.text()
+
+
 def test_existing_folder_is_kept_unless_overwrite(synthetic_scene, tmp_path):
     _, pairs = synthetic_scene
     plan = plan_scene_export(pairs, SETTINGS, MAPPING)
