@@ -117,6 +117,8 @@ CASES = [
      EXIT_ERROR, "is a folder", None),
     ("output-exists", "propagate {d}/ct.nii.gz {d}/mask.nii.gz -o {d}/exists.nii.gz --model {model}",
      EXIT_ERROR, "exists; use --force", None),
+    ("mask-is-the-image", "propagate {d}/ct.nii.gz {d}/ct.nii.gz -o {d}/out.nii.gz --model {model}",
+     EXIT_ERROR, "is the image itself", None),
     ("output-is-the-mask",
      "propagate {d}/ct.nii.gz {d}/mask.nii.gz -o {d}/mask.nii.gz --force --model {model}",
      EXIT_ERROR, "is also an input", None),

@@ -22,9 +22,10 @@ from sli2vol.engine.device import select_device
 from sli2vol.engine.normalization import NORMALIZATIONS, intensity_window
 from sli2vol.engine.propagation import PropagationConfig, paper_config, propagate_volume
 from sli2vol.engine.verification import VERIFICATION_REFERENCES, VERIFICATION_RULES, VerificationConfig
+from sli2vol.errors import InputError
 from sli2vol.evaluation.montage import montage, montage_slices
 from sli2vol.io.model_io import load_model
-from sli2vol.io.output_policy import check_output_file, check_output_folder, created_folder
+from sli2vol.io.output_policy import check_output_file, check_output_folder, created_folder, same_file
 from sli2vol.io.png import write_png
 from sli2vol.io.segmentation_file import check_segment_labels, is_segmentation_file
 from sli2vol.io.volume_io import (
@@ -177,6 +178,8 @@ def run_propagate(args) -> int:
     config = config_from_args(args)
     output = check_output_file(args.output, args.force, inputs=[args.image, args.mask, args.model],
                                suffixes=LABEL_SUFFIXES)
+    if same_file(args.image, args.mask):
+        raise InputError(f"mask {args.mask} is the image itself; give the label volume with the annotated slice(s)")
     image = read_image(args.image)
     mask_volume = read_mask(args.mask)
     if is_segmentation_file(output):
