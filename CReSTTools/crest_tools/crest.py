@@ -40,11 +40,15 @@ from .sampling import sampling_rates, select_pseudo_labelled
 SEED_STRIDE = 1009  # seeds of (run seed, generation, rank) combinations do not collide
 
 
-def check_trainable(dataset: Dataset) -> None:
-    """Raise :class:`DatasetError` for a valid dataset that training cannot use: no unlabelled
-    samples (FixMatch and CReST learn from them) or images smaller than the networks need."""
-    if dataset.splits["unlabelled"].size == 0:
-        raise DatasetError("the dataset's 'unlabelled' split is empty: FixMatch and CReST train on unlabelled samples")
+def check_trainable(dataset: Dataset, config: RunConfig) -> None:
+    """Raise :class:`DatasetError` for a valid dataset that ``config`` cannot train on: no unlabelled
+    samples (FixMatch with mu > 0 and CReST learn from them) or images smaller than the networks need."""
+    needs_unlabelled = config.fixmatch.unlabelled_ratio > 0 or config.crest.method != "fixmatch"
+    if needs_unlabelled and dataset.splits["unlabelled"].size == 0:
+        raise DatasetError(
+            "the dataset's 'unlabelled' split is empty: CReST and FixMatch train on unlabelled samples "
+            "(only --method fixmatch --unlabelled-ratio 0, supervised, trains without)"
+        )
     height, width = dataset.images.shape[2:]
     if min(height, width) < MIN_IMAGE_SIZE:
         raise DatasetError(
@@ -140,7 +144,7 @@ class CrestRun:
         show_progress: bool = True,
         on_step: Callable[[int, int, StepLogs], None] | None = None,
     ) -> None:
-        check_trainable(dataset)
+        check_trainable(dataset, config)
         self.config = config
         self.dataset = dataset
         self.run_dir = run_dir

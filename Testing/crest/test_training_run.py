@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pytest
 import torch
-from crest_synthetic import train_options
+from crest_synthetic import synthetic_arrays, train_options
 from crest_tools.config import CrestConfig, RunConfig
 from crest_tools.crest import CrestRun
-from crest_tools.dataset_format import load_dataset
+from crest_tools.dataset_format import DatasetError, load_dataset, save_dataset
 from crest_tools.distributed import Placement
 from crest_tools.progress_log import read_progress_log
 from crest_tools.run_directory import RunDirectory
@@ -48,6 +48,21 @@ def test_fixmatch_is_a_single_generation(quick_config, tmp_path):
     quick_config.crest = CrestConfig(method="fixmatch", generations=5)
     history = train(quick_config, tmp_path / "run")
     assert len(history) == 1 and "picked_per_class" not in history[0]
+
+
+def test_only_a_supervised_run_trains_without_unlabelled_samples(quick_config, tmp_path):
+    arrays = synthetic_arrays()
+    arrays["splits"]["unlabelled"] = []
+    save_dataset(tmp_path / "labelled_only", **arrays)
+    quick_config.dataset = str(tmp_path / "labelled_only" / "manifest.json")
+    with pytest.raises(DatasetError, match="'unlabelled' split is empty"):
+        train(quick_config, tmp_path / "crest")
+    quick_config.crest = CrestConfig(method="fixmatch")
+    with pytest.raises(DatasetError, match="'unlabelled' split is empty"):
+        train(quick_config, tmp_path / "fixmatch")
+    quick_config.fixmatch.unlabelled_ratio = 0  # supervised: no unlabelled batch is drawn
+    history = train(quick_config, tmp_path / "supervised")
+    assert len(history) == 1 and history[0]["balanced_accuracy"] > 0.5  # chance: 0.25
 
 
 def test_resume_after_interruption_reproduces_the_uninterrupted_run(quick_config, tmp_path):
