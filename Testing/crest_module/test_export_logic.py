@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -95,7 +96,7 @@ def test_same_seed_same_export_and_other_seed_other_split(synthetic_scene):
     assert first.split == again.split
     assert all(np.array_equal(a.class_centres["liver"], b.class_centres["liver"])
                for a, b in zip(first.volumes[:3], again.volumes[:3]))
-    splits = {tuple(sorted(plan_scene_export(pairs, SETTINGS.__class__(**{**SETTINGS.to_dict(), "seed": s}),
+    splits = {tuple(sorted(plan_scene_export(pairs, replace(SETTINGS, seed=s),
                                              MAPPING).summary.volumes["test"])) for s in range(6)}
     assert len(splits) > 1
 
@@ -113,7 +114,7 @@ def test_fixed_split_and_missing_class_is_refused_before_writing(synthetic_scene
 def test_export_without_unlabelled_patches_is_refused_before_writing(synthetic_scene, tmp_path):
     _, pairs = synthetic_scene
     # no patches per volume: the unsegmented volume gives none, and no segmented volume is unlabelled
-    settings = SETTINGS.__class__(**{**SETTINGS.to_dict(), "unlabelled_per_volume": 0})
+    settings = replace(SETTINGS, unlabelled_per_volume=0)
     plan = plan_scene_export(pairs, settings, MAPPING)
     assert plan.summary.volumes["unlabelled"] == ["plain"] and not plan.summary.has_unlabelled()
     assert "no unlabelled patches (training needs some)" in plan.summary.text()
